@@ -1,0 +1,63 @@
+"""Model registry: name -> ModelSpec; list, build by name, build with overridden widths, one call each.
+
+Registry names equal the official checkpoint file stems, so ``<weights_dir>/<name>.pth`` resolves.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    family: str  # "rlfn" or "slimrlfn"
+    scale: int
+    form: str  # "deploy" (plain convs, official key names) or "unfused" (training-time re-param form)
+    description: str
+    factory: Callable[..., nn.Module] = field(repr=False)
+    official: bool = False  # an official checkpoint <name>.pth exists
+    data_range: float = 255.0
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+class UnknownModelError(KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    if spec.name in _REGISTRY:
+        raise ValueError(f"model {spec.name!r} is registered twice")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise UnknownModelError(f"unknown model {name!r}; {hint}known models: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Registered names, sorted; ``pattern`` is a shell-style glob such as ``"slimrlfn*"``."""
+    names = sorted(_REGISTRY)
+    return [n for n in names if fnmatch.fnmatchcase(n, pattern)] if pattern else names
+
+
+def build_model(name: str, **overrides) -> nn.Module:
+    """Build a registered model; ``overrides`` replace widths (``channels``, ``inner_widths``, ``blocks``)."""
+    spec = get_spec(name)
+    model = spec.factory(**overrides)
+    model.model_name = name
+    return model
