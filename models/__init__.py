@@ -2,7 +2,10 @@
 
 from . import rlfn, slimrlfn  # noqa: F401  (registers the variants)
 from .network import InputError, RLFNNet, check_input
-from .registry import ModelSpec, UnknownModelError, build_model, get_spec, list_models
+from .registry import ModelSpec, UnknownModelError, build_model, build_overrides, get_spec, list_models
+from .reparam import RepConv3x3
+from .transforms import deploy_from, fuse, is_unfused, prune, unfused_from_deploy
 
-__all__ = ["InputError", "ModelSpec", "RLFNNet", "UnknownModelError", "build_model", "check_input", "get_spec",
-           "list_models"]
+__all__ = ["InputError", "ModelSpec", "RLFNNet", "RepConv3x3", "UnknownModelError", "build_model", "build_overrides",
+           "check_input", "deploy_from", "fuse", "get_spec", "is_unfused", "list_models", "prune",
+           "unfused_from_deploy"]

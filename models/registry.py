@@ -55,6 +55,14 @@ def list_models(pattern: str | None = None) -> list[str]:
     return [n for n in names if fnmatch.fnmatchcase(n, pattern)] if pattern else names
 
 
+def build_overrides(model: nn.Module) -> dict:
+    """Overrides that rebuild ``model``'s shapes: ``build_model(model.model_name, **build_overrides(model))``."""
+    overrides = {"channels": int(model.channels), "inner_widths": [[int(a), int(b)] for a, b in model.inner_widths]}
+    if hasattr(model, "expand_ratio"):
+        overrides["expand_ratio"] = int(model.expand_ratio)
+    return overrides
+
+
 def build_model(name: str, **overrides) -> nn.Module:
     """Build a registered model; ``overrides`` replace widths (``channels``, ``inner_widths``, ``blocks``)."""
     spec = get_spec(name)
