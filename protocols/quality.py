@@ -1,0 +1,179 @@
+"""Image-quality metrics with the SR conventions: PSNR on Y and on RGB, SSIM on Y.
+
+All metric functions take uint8 H x W x 3 RGB arrays of equal shape (SR already clamped and rounded, see
+``to_uint8``; HR already mod-cropped, see ``modcrop``) and cut ``crop`` pixels from every side first.
+
+- Y is ITU-R BT.601 luma as MATLAB ``rgb2ycbcr`` defines it: ``16 + (65.481 R + 128.553 G + 24.966 B) / 255``,
+  in [16, 235]; the PSNR peak stays 255. Y is float by default; ``rounded_y=True`` rounds it to an integer the
+  way MATLAB does on uint8 input (older MATLAB scripts, about 0.01-0.02 dB lower on Set5).
+- PSNR = 10 log10(255^2 / MSE) with a float64 MSE; identical images give ``math.inf`` (no warning).
+- SSIM: scikit-image with the standard SR setting (Gaussian window sigma 1.5, 11 x 11, data range 255,
+  population covariance), on float Y.
+- Set values are means of per-image values, never the PSNR of a pooled MSE.
+- Greyscale: the data reader replicates a 1-channel image into three equal RGB channels, so its Y is
+  ``16 + 219/255 g``, as in RCAN-style scripts (about +1.32 dB against scripts that use raw grey values).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from skimage.color import rgb2ycbcr
+from skimage.metrics import mean_squared_error, structural_similarity
+
+PEAK = 255.0
+# BT.601 coefficients scaled by 1000, so MATLAB's rounded Y can be computed in exact integer arithmetic.
+_Y_COEFFS_MILLI = np.array([65481, 128553, 24966], dtype=np.int64)
+
+__all__ = [
+    "PEAK",
+    "image_metrics",
+    "mean_metrics",
+    "modcrop",
+    "psnr_from_mse",
+    "psnr_rgb",
+    "psnr_y",
+    "rgb_to_y",
+    "ssim_y",
+    "to_uint8",
+]
+
+
+def to_uint8(output: torch.Tensor, *, data_range: float = 255.0) -> np.ndarray:
+    """Model output (1 x 3 x H x W or 3 x H x W, values in [0, data_range]) -> uint8 H x W x 3.
+
+    Clamps to [0, data_range], scales to [0, 255] and rounds half to even (as numpy does in the official
+    script). Done on the tensor's device so that only uint8 data is copied to the host.
+    """
+    if output.dim() == 4:
+        if output.shape[0] != 1:
+            raise ValueError(f"to_uint8 takes one image, got a batch of {output.shape[0]}")
+        output = output[0]
+    if output.dim() != 3 or output.shape[0] != 3:
+        raise ValueError(f"to_uint8 expects 3 x H x W or 1 x 3 x H x W, got shape {tuple(output.shape)}")
+    img = output.detach().float().clamp(0.0, data_range)
+    if data_range != 255.0:
+        img = img * (255.0 / data_range)
+    return img.round().to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
+
+
+def modcrop(img: np.ndarray, scale: int) -> np.ndarray:
+    """Crop the bottom and right edges so that height and width are multiples of ``scale``."""
+    if scale < 1:
+        raise ValueError(f"scale must be >= 1, got {scale}")
+    h, w = img.shape[:2]
+    return img[: h - h % scale, : w - w % scale, ...]
+
+
+def rgb_to_y(img_uint8: np.ndarray, *, rounded: bool = False) -> np.ndarray:
+    """BT.601 Y of a uint8 RGB image as float64 H x W in [16, 235].
+
+    ``rounded=True`` gives MATLAB's uint8 ``rgb2ycbcr`` result (round half away from zero), computed exactly.
+    """
+    _check_rgb_uint8(img_uint8, "image")
+    if rounded:
+        # Y * 255000 = 16 * 255000 + sum(coeff_milli * channel); floor((n + half) / d) rounds half up exactly.
+        numerator = img_uint8.astype(np.int64) @ _Y_COEFFS_MILLI + 16 * 255000
+        return ((numerator + 127500) // 255000).astype(np.float64)
+    return rgb2ycbcr(img_uint8)[..., 0]
+
+
+def psnr_from_mse(mse: float) -> float:
+    """PSNR in dB for peak 255; ``math.inf`` when ``mse`` is zero."""
+    if mse < 0:
+        raise ValueError(f"MSE must be >= 0, got {mse}")
+    return math.inf if mse == 0 else 10.0 * math.log10(PEAK * PEAK / mse)
+
+
+def psnr_rgb(sr: np.ndarray, hr: np.ndarray, *, crop: int) -> float:
+    """PSNR over all three RGB channels (the official NTIRE ranking metric)."""
+    a, b = _cropped_pair(sr, hr, crop)
+    return psnr_from_mse(float(mean_squared_error(a, b)))
+
+
+def psnr_y(sr: np.ndarray, hr: np.ndarray, *, crop: int, rounded_y: bool = False) -> float:
+    """PSNR on BT.601 Y (float Y unless ``rounded_y``)."""
+    a, b = _cropped_pair(sr, hr, crop)
+    return _psnr_of(rgb_to_y(a, rounded=rounded_y), rgb_to_y(b, rounded=rounded_y))
+
+
+def ssim_y(sr: np.ndarray, hr: np.ndarray, *, crop: int) -> float:
+    """SSIM on float BT.601 Y (Gaussian sigma 1.5, data range 255)."""
+    a, b = _cropped_pair(sr, hr, crop)
+    return _ssim_of(rgb_to_y(a), rgb_to_y(b))
+
+
+def image_metrics(sr: np.ndarray, hr: np.ndarray, *, crop: int, rounded_y: bool = False) -> dict[str, float]:
+    """All metrics of one image: ``psnr_y`` (float Y), ``psnr_rgb``, ``ssim_y``.
+
+    ``rounded_y=True`` adds ``psnr_y_rounded`` (MATLAB uint8 Y); ``psnr_y`` always stays float Y, so the two
+    conventions never share a name.
+    """
+    a, b = _cropped_pair(sr, hr, crop)
+    ya, yb = rgb_to_y(a), rgb_to_y(b)
+    metrics = {
+        "psnr_y": _psnr_of(ya, yb),
+        "psnr_rgb": psnr_from_mse(float(mean_squared_error(a, b))),
+        "ssim_y": _ssim_of(ya, yb),
+    }
+    if rounded_y:
+        metrics["psnr_y_rounded"] = _psnr_of(rgb_to_y(a, rounded=True), rgb_to_y(b, rounded=True))
+    return metrics
+
+
+def mean_metrics(per_image: list[dict]) -> dict[str, float]:
+    """Mean of every numeric metric over the images (the SR convention).
+
+    A metric that is ``inf`` on any image (an image reproduced exactly) has an ``inf`` mean: the set was
+    reproduced perfectly on that image, and no finite stand-in value is invented.
+    """
+    if not per_image:
+        raise ValueError("mean_metrics needs at least one image")
+    keys = [k for k, v in per_image[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    means = {}
+    for key in keys:
+        values = [float(row[key]) for row in per_image if key in row]
+        if len(values) != len(per_image):
+            raise ValueError(f"metric {key!r} is missing on {len(per_image) - len(values)} image(s)")
+        if any(math.isnan(v) for v in values):
+            means[key] = math.nan
+        elif any(math.isinf(v) for v in values):
+            means[key] = math.inf if max(values) == math.inf else -math.inf
+        else:
+            means[key] = math.fsum(values) / len(values)
+    return means
+
+
+def _psnr_of(a: np.ndarray, b: np.ndarray) -> float:
+    return psnr_from_mse(float(np.mean(np.square(a - b))))
+
+
+def _ssim_of(a: np.ndarray, b: np.ndarray) -> float:
+    if min(a.shape) < 7:
+        raise ValueError(f"SSIM needs at least 7 x 7 pixels after cropping, got {a.shape[1]} x {a.shape[0]}")
+    return float(
+        structural_similarity(
+            a, b, data_range=PEAK, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+        )
+    )
+
+
+def _check_rgb_uint8(img: np.ndarray, what: str) -> None:
+    if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+        shape = getattr(img, "shape", None)
+        dtype = getattr(img, "dtype", type(img).__name__)
+        raise ValueError(f"{what} must be a uint8 H x W x 3 RGB array, got {dtype} with shape {shape}")
+
+
+def _cropped_pair(sr: np.ndarray, hr: np.ndarray, crop: int) -> tuple[np.ndarray, np.ndarray]:
+    _check_rgb_uint8(sr, "SR image")
+    _check_rgb_uint8(hr, "HR image")
+    if sr.shape != hr.shape:
+        raise ValueError(f"SR shape {sr.shape} differs from HR shape {hr.shape}; mod-crop the HR to the scale")
+    h, w = sr.shape[:2]
+    if crop < 0 or 2 * crop >= min(h, w):
+        raise ValueError(f"crop {crop} must be >= 0 and leave pixels in a {w} x {h} image")
+    # Explicit end indices: x[c:-c] would be empty for c = 0.
+    return sr[crop : h - crop, crop : w - crop], hr[crop : h - crop, crop : w - crop]
