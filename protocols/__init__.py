@@ -3,6 +3,7 @@
 Plain functions and small dataclasses with explicit keyword arguments; nothing here imports ``harness``.
 """
 
+from protocols.complexity import FLOPS_LABEL, Complexity, measure_complexity
 from protocols.imresize import bicubic_downscale, bicubic_upscale, imresize
 from protocols.quality import (
     image_metrics,
@@ -14,8 +15,23 @@ from protocols.quality import (
     ssim_y,
     to_uint8,
 )
+from protocols.ranking import NTIRE2024_BASELINE, ScoreBaseline, ntire2024_score, passes_psnr_gate, set_averages
+from protocols.runtime import RuntimeResult, bootstrap_ci, measure_interleaved, measure_runtime, ratio_ci
 
 __all__ = [
+    "FLOPS_LABEL",
+    "NTIRE2024_BASELINE",
+    "Complexity",
+    "RuntimeResult",
+    "ScoreBaseline",
+    "bootstrap_ci",
+    "measure_complexity",
+    "measure_interleaved",
+    "measure_runtime",
+    "ntire2024_score",
+    "passes_psnr_gate",
+    "ratio_ci",
+    "set_averages",
     "bicubic_downscale",
     "bicubic_upscale",
     "image_metrics",

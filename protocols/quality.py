@@ -142,7 +142,7 @@ def mean_metrics(per_image: list[dict]) -> dict[str, float]:
         elif any(math.isinf(v) for v in values):
             means[key] = math.inf if max(values) == math.inf else -math.inf
         else:
-            means[key] = math.fsum(values) / len(values)
+            means[key] = sum(values) / len(values)  # in order, as the official script averages
     return means
 
 
