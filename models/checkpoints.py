@@ -70,13 +70,15 @@ def read_checkpoint(path: str | os.PathLike, *, map_location="cpu") -> tuple[dic
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
             obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # noqa: BLE001  (torch raises many types for bad bytes)
-        if "Weights only load failed" in str(exc):
-            raise _fail(path, "holds Python objects that weights_only=True refuses to load (not a plain state "
-                              "dict of tensors)", "re-save it from code you trust with "
+        refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        if refused:
+            raise _fail(path, f"holds a Python object ({refused.group(1)}) that weights_only=True refuses to load, "
+                              "so it is not a plain state dict of tensors", "re-save it from code you trust with "
                               "torch.save(model.state_dict(), path)") from None
         text = str(exc).strip()
-        first = text.splitlines()[0].split(". ")[0][:100] if text else "no data"
-        raise _fail(path, f"is corrupt or truncated ({type(exc).__name__}: {first})",
+        operand = re.search(r"Unsupported operand \d+", text)
+        first = operand.group(0) if operand else text.splitlines()[0].split(". ")[0][:100] if text else "no data"
+        raise _fail(path, f"is corrupt, truncated or not a PyTorch checkpoint ({type(exc).__name__}: {first})",
                     "download or save it again") from None
     if isinstance(obj, Mapping) and obj.get("format") == FORMAT:
         if obj.get("format_version") != FORMAT_VERSION:
@@ -199,6 +201,8 @@ def save_model(model: nn.Module, path: str | os.PathLike, *, config: dict | None
                "build_overrides": build_overrides(model),
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                "config": config or {}, "extra": extra or {}}
+    _check_plain(config or {}, "config")
+    _check_plain(extra or {}, "extra")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -213,6 +217,21 @@ def save_model(model: nn.Module, path: str | os.PathLike, *, config: dict | None
     return CheckpointInfo(path=str(path), sha256=sha256_file(path), model_name=name, key_style="project",
                           n_tensors=len(payload["state_dict"]), strict=True, extra=dict(extra or {}),
                           config=dict(config or {}))
+
+
+def _check_plain(value, where: str) -> None:
+    """Refuse values that weights_only=True could not read back (the file would be unloadable)."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{where}: key {key!r} is not a string; use plain data in saved configs")
+            _check_plain(item, f"{where}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check_plain(item, f"{where}[{i}]")
+    elif not isinstance(value, (str, int, float, bool, type(None), torch.Tensor)):
+        raise TypeError(f"{where} is a {type(value).__name__}; saved configs hold only plain data "
+                         "(dict, list, str, number, bool, None, tensor)")
 
 
 def load_model(path: str | os.PathLike, *, map_location="cpu",
