@@ -1,0 +1,89 @@
+"""Resumable training state, written atomically: a kill or a full disk never destroys the last good file."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import random
+import tempfile
+
+import numpy as np
+import torch
+
+STATE_FORMAT = "sr-harness-train-state"
+
+
+class CheckpointWriteError(OSError):
+    """The checkpoint folder cannot take the file; the message is one line naming it and the fix."""
+
+
+def rng_states() -> dict:
+    """Every RNG a step may touch, as tensors and plain Python values (loadable with weights_only=True)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos,
+                                                       has_gauss, cached],
+            "python": list(random.getstate()),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def set_rng_states(states: dict) -> None:
+    torch.set_rng_state(states["torch"])
+    kind, keys, pos, has_gauss, cached = states["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if states.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def check_writable(folder: pathlib.Path) -> None:
+    """Fail before training starts if ``folder`` cannot hold checkpoints."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise CheckpointWriteError(f"{folder}: cannot write checkpoints there ({exc.strerror or exc}); "
+                                   "choose another --out folder or fix its permissions") from None
+
+
+def atomic_save(obj, path: pathlib.Path) -> None:
+    """torch.save to a temp file in the same folder, fsync, then os.replace over ``path``."""
+    path = pathlib.Path(path)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise CheckpointWriteError(f"{path}: checkpoint not written ({exc.strerror or exc}); the previous one "
+                                   "is kept; free disk space or choose another --out folder") from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def save_state(path: pathlib.Path, *, stage: str, step: int, model, optimizer, scheduler, extra: dict) -> None:
+    atomic_save({"format": STATE_FORMAT, "stage": stage, "step": step, "model": model.state_dict(),
+                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_states(),
+                 "extra": extra}, path)
+
+
+def load_state_file(path: pathlib.Path) -> dict | None:
+    """The saved training state, or None if there is none."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated, corrupt, or not ours
+        raise CheckpointWriteError(f"{path}: unreadable training state ({exc.__class__.__name__}); delete it "
+                                   "to restart, or choose another --out folder") from None
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise CheckpointWriteError(f"{path}: not a training state file; delete it or choose another --out folder")
+    return state

@@ -1,0 +1,134 @@
+"""Training data: random LR/HR patch pairs with flips and 90-degree rotations, sharded by DistributedSampler.
+
+Every patch is a pure function of (seed, epoch, index), so a resumed or multi-process run draws exactly the
+patches an uninterrupted single run draws, whatever the number of DataLoader workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
+
+from harness.data import DataError, open_dataset
+
+
+class TrainDataError(ValueError):
+    """Training data that cannot be used; one line naming the source and the fix."""
+
+
+def load_pairs(spec: str, *, scale: int, purpose: str = "training") -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """(name, LR uint8 3xhxw, HR uint8 3xHxW) for every image; the embedded evaluation images are refused."""
+    if spec in ("embedded", "embedded:eval"):
+        raise TrainDataError(f"{spec}: the embedded evaluation images are never used for {purpose}; "
+                             "use 'embedded:train' or a folder")
+    try:
+        dataset = open_dataset(spec, scale=scale)
+        pairs = [(p.name, _chw(p.lr), _chw(p.hr)) for p in dataset]
+    except DataError as exc:
+        raise TrainDataError(str(exc)) from None
+    if not pairs:
+        raise TrainDataError(f"{spec}: no images found for {purpose}; put PNG/JPEG HR images in it")
+    return pairs
+
+
+def _chw(img: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).contiguous()
+
+
+class PatchDataset(torch.utils.data.Dataset):
+    """``patches_per_image`` random crops of each image per epoch; items are keyed by (epoch, index)."""
+
+    def __init__(self, pairs, *, hr_patch: int, scale: int, seed: int, patches_per_image: int, source: str = ""):
+        if hr_patch % scale:
+            raise TrainDataError(f"hr_patch {hr_patch} is not a multiple of the scale {scale}")
+        self.lr_patch, self.scale, self.seed = hr_patch // scale, scale, seed
+        self.pairs = pairs
+        for name, lr, _ in pairs:
+            h, w = lr.shape[1:]
+            if min(h, w) < self.lr_patch:
+                raise TrainDataError(f"{source or name}: image {name!r} is {w}x{h} LR pixels, smaller than the "
+                                     f"{self.lr_patch}x{self.lr_patch} LR patch (hr_patch {hr_patch}); "
+                                     "lower hr_patch or drop the image")
+        self.length = len(pairs) * patches_per_image
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        epoch, index = key
+        rng = np.random.default_rng([self.seed, epoch, index])
+        _, lr, hr = self.pairs[index % len(self.pairs)]
+        p, s = self.lr_patch, self.scale
+        top = int(rng.integers(0, lr.shape[1] - p + 1))
+        left = int(rng.integers(0, lr.shape[2] - p + 1))
+        lr = lr[:, top:top + p, left:left + p]
+        hr = hr[:, top * s:(top + p) * s, left * s:(left + p) * s]
+        flip_h, flip_v, rot = rng.integers(0, 2, size=3)
+        if flip_h:
+            lr, hr = lr.flip(2), hr.flip(2)
+        if flip_v:
+            lr, hr = lr.flip(1), hr.flip(1)
+        if rot:
+            lr, hr = lr.transpose(1, 2), hr.transpose(1, 2)
+        return lr.float(), hr.float()
+
+
+class EpochKeys(Sampler):
+    """The indices of a DistributedSampler for one epoch as (epoch, index) keys, from batch ``skip_batches`` on."""
+
+    def __init__(self, sampler: DistributedSampler, epoch: int, batch_size: int, skip_batches: int = 0):
+        sampler.set_epoch(epoch)
+        self.keys = [(epoch, i) for i in list(sampler)[skip_batches * batch_size:]]
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return iter(self.keys)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+class PatchStream:
+    """Endless batches for a stage: epoch after epoch, resumable at any global step."""
+
+    def __init__(self, dataset: PatchDataset, *, global_batch: int, world_size: int = 1, rank: int = 0,
+                 num_workers: int = 0, seed: int = 0):
+        if global_batch % world_size:
+            raise TrainDataError(f"batch_size {global_batch} does not split evenly over {world_size} processes")
+        self.dataset, self.local_batch = dataset, global_batch // world_size
+        self.steps_per_epoch = len(dataset) // global_batch
+        if self.steps_per_epoch == 0:
+            raise TrainDataError(f"an epoch has {len(dataset)} patches, fewer than one batch of {global_batch}; "
+                                 "raise data.patches_per_image or lower batch_size")
+        self.sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed,
+                                          drop_last=True)
+        self.num_workers = num_workers
+
+    def batches(self, start_step: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        epoch, skip = divmod(start_step, self.steps_per_epoch)
+        while True:
+            keys = EpochKeys(self.sampler, epoch, self.local_batch, skip)
+            loader = DataLoader(self.dataset, batch_size=self.local_batch, sampler=keys, drop_last=True,
+                                num_workers=self.num_workers, persistent_workers=False)
+            n = 0
+            for batch in loader:
+                n += 1
+                yield batch
+                if n + skip >= self.steps_per_epoch:
+                    break
+            epoch, skip = epoch + 1, 0
+
+
+def validation_images(spec: str, *, scale: int, hr_crop: int) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
+    """Fixed validation pairs: a centre crop (HR side ``hr_crop``, 0 = whole) of each image."""
+    pairs = load_pairs(spec, scale=scale, purpose="validation")
+    if hr_crop <= 0:
+        return pairs
+    out, p = [], hr_crop // scale
+    for name, lr, hr in pairs:
+        top, left = max(0, (lr.shape[1] - p) // 2), max(0, (lr.shape[2] - p) // 2)
+        out.append((name, lr[:, top:top + p, left:left + p],
+                    hr[:, top * scale:(top + p) * scale, left * scale:(left + p) * scale]))
+    return out

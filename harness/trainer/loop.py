@@ -1,0 +1,126 @@
+"""One training stage: Adam + cosine annealing over a stream of patch batches; validation; resumable."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from protocols.quality import psnr_y, to_uint8
+
+from .checkpointing import save_state, set_rng_states
+from .config import StageConfig
+from .losses import StageLoss
+
+
+class StopTraining(Exception):
+    """The step budget of this invocation is spent (used to simulate a kill in tests)."""
+
+
+@dataclass
+class StepBudget:
+    """Optimizer steps this process may still take (None = unlimited)."""
+
+    remaining: int | None = None
+
+    def spend(self) -> None:
+        if self.remaining is not None:
+            if self.remaining <= 0:
+                raise StopTraining()
+            self.remaining -= 1
+
+
+@dataclass
+class StageResult:
+    steps: int
+    final_loss: float | None
+    val_psnr_y: float | None
+    wall_s: float
+    losses: dict = field(default_factory=dict)
+
+
+def stage_steps(stage: StageConfig, steps_per_epoch: int) -> tuple[int, int]:
+    """(total optimizer steps, cosine T_max in steps) of a stage given in epochs or steps."""
+    if stage.epochs:
+        total = stage.epochs * steps_per_epoch
+        t_max = (stage.t_max or stage.epochs) * steps_per_epoch
+    else:
+        total, t_max = stage.steps, stage.t_max or stage.steps
+    return total, t_max
+
+
+@torch.no_grad()
+def validate(model: nn.Module, images, device: torch.device) -> float:
+    """Mean PSNR-Y (float Y, border = scale) of the rounded uint8 outputs."""
+    was_training = model.training
+    model.eval()
+    values = []
+    for _, lr, hr in images:
+        sr = model(lr[None].float().to(device))
+        values.append(psnr_y(to_uint8(sr.cpu()), hr.permute(1, 2, 0).numpy(), crop=model.scale))
+    model.train(was_training)
+    return sum(values) / len(values)
+
+
+def train_stage(model: nn.Module, stage: StageConfig, *, stream, val_images, ctx, teacher: nn.Module | None = None,
+                resume: dict | None = None, total_steps: int | None = None) -> StageResult:
+    """Train ``model`` in place for one stage. ``ctx`` is the run context (device, dist, log, paths, budget)."""
+    device = ctx.device
+    total, t_max = stage_steps(stage, stream.steps_per_epoch)
+    total = total_steps or total
+    optimizer = torch.optim.Adam(model.parameters(), lr=stage.lr, betas=stage.betas)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t_max, eta_min=stage.eta_min)
+    step = 0
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        set_rng_states(resume["rng"])
+        step = resume["step"]
+    loss_fn = StageLoss(pixel=stage.loss, eps=stage.charbonnier_eps, teacher=teacher,
+                        distill_weight=stage.distill_weight, contrastive_weight=stage.contrastive_weight,
+                        seed=ctx.seed).to(device)
+    net = ctx.dist.wrap(model)
+    net.train()
+    batches = stream.batches(step)
+    window, window_parts, window_n, final_loss, val = None, {}, 0, None, None
+    started = time.perf_counter()
+    progress = tqdm(total=total, initial=step, desc=stage.name, unit="step", disable=not ctx.progress, leave=False)
+    while step < total:
+        ctx.budget.spend()
+        lr_batch, hr_batch = next(batches)
+        lr_batch, hr_batch = lr_batch.to(device, non_blocking=True), hr_batch.to(device, non_blocking=True)
+        output = net(lr_batch)
+        loss, parts = loss_fn(output, hr_batch, lr_batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        step += 1
+        progress.update(1)
+        # Sum on the device; one host sync per log line, not per step.
+        window = loss.detach() if window is None else window + loss.detach()
+        for key, value in parts.items():
+            window_parts[key] = window_parts.get(key, 0.0) + value
+        window_n += 1
+        if step % stage.log_every == 0 or step == total:
+            final_loss = (window / window_n).item()
+            ctx.log.write(event="step", stage=stage.name, step=step, loss=final_loss,
+                          lr=scheduler.get_last_lr()[0], **{k: (v / window_n).item() for k, v in window_parts.items()})
+            progress.set_postfix(loss=f"{final_loss:.4f}")
+            window, window_parts, window_n = None, {}, 0
+        if stage.val_every and step % stage.val_every == 0 and step < total:
+            ctx.log.write(event="val", stage=stage.name, step=step, psnr_y=validate(model, val_images, device))
+        if step % stage.checkpoint_every == 0 or step == total:
+            if ctx.dist.is_main:
+                save_state(ctx.paths.state, stage=stage.name, step=step, model=model, optimizer=optimizer,
+                           scheduler=scheduler, extra={"total": total})
+    progress.close()
+    if val_images:
+        val = validate(model, val_images, device)
+        ctx.log.write(event="val", stage=stage.name, step=step, psnr_y=val)
+    return StageResult(steps=step, final_loss=final_loss, val_psnr_y=val, wall_s=time.perf_counter() - started,
+                       losses={"final_window_loss": final_loss})

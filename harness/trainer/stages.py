@@ -1,0 +1,242 @@
+"""Run a recipe: stage after stage, each warm-started from the previous weights of its model; resumable.
+
+Run folder layout (``--out``): ``state.pt`` (resumable state of the stage in progress), ``stages/<run>.pth``
+(weights after each finished stage run, ``models.save_model`` format), ``progress.json`` (finished runs and
+their results), ``log.jsonl`` (metrics), ``pruning.json`` (the pruning curve), exports in ``--export-dir``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import pathlib
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+import models
+from models.checkpoints import CheckpointError
+
+from . import distributed
+from .checkpointing import CheckpointWriteError, atomic_save, check_writable, load_state_file
+from .config import ModelConfig, Recipe, StageConfig
+from .data import PatchDataset, PatchStream, load_pairs, validation_images
+from .init import interpolation_init
+from .logs import JsonlLog
+from .loop import StepBudget, train_stage
+
+
+class TrainError(ValueError):
+    """A run that cannot go on; one line naming the file or setting and the fix."""
+
+
+@dataclass
+class RunPaths:
+    root: pathlib.Path
+    export_dir: pathlib.Path
+
+    @property
+    def state(self) -> pathlib.Path:
+        return self.root / "state.pt"
+
+    @property
+    def progress(self) -> pathlib.Path:
+        return self.root / "progress.json"
+
+    def stage_file(self, run: str) -> pathlib.Path:
+        return self.root / "stages" / f"{run}.pth"
+
+
+@dataclass
+class RunContext:
+    device: torch.device
+    dist: distributed.Dist
+    log: JsonlLog
+    paths: RunPaths
+    seed: int
+    budget: StepBudget = field(default_factory=StepBudget)
+    progress: bool = True
+
+
+def build_fresh(cfg: ModelConfig) -> nn.Module:
+    model = models.build_model(cfg.name, **cfg.overrides)
+    if cfg.init_scheme == "interpolation":
+        interpolation_init(model)
+    elif cfg.init_scheme != "default":
+        raise TrainError(f"init_scheme {cfg.init_scheme!r} is unknown; use 'default' or 'interpolation'")
+    return model
+
+
+def load_weights(cfg: ModelConfig, path: str) -> nn.Module:
+    """``cfg``'s model with the weights of ``path``; deploy weights enter a training-form model unfused."""
+    model = models.build_model(cfg.name, **cfg.overrides)
+    try:
+        models.load_state(model, path)
+        return model
+    except CheckpointError as first:
+        if not models.is_unfused(model):
+            raise TrainError(str(first)) from None
+        deploy = models.fuse(model)
+        try:
+            models.load_state(deploy, path)
+        except CheckpointError:
+            raise TrainError(str(first)) from None
+        return models.unfused_from_deploy(deploy)
+
+
+def json_write(path: pathlib.Path, data) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2, default=float) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise CheckpointWriteError(f"{path}: not written ({exc.strerror or exc}); free disk space or choose "
+                                   "another --out folder") from None
+
+
+class RecipeRun:
+    def __init__(self, recipe: Recipe, *, out: pathlib.Path, export_dir: pathlib.Path | None = None,
+                 device: str = "auto", resume: bool = False, only: list[str] | None = None,
+                 data: str | None = None, max_steps: int | None = None, progress: bool = True,
+                 step_scale: float = 1.0):
+        self.recipe = recipe
+        self.dist = distributed.setup(device)
+        out = pathlib.Path(out)
+        self.paths = RunPaths(out, pathlib.Path(export_dir) if export_dir else out / "export")
+        runs = recipe.expanded_stages()
+        unknown = [n for n in (only or []) if n not in {r.name for r in runs} | {s.name for s in recipe.stages}]
+        if unknown:
+            raise TrainError(f"{recipe.path}: no stage named {unknown[0]!r}; stages: "
+                             f"{', '.join(r.name for r in runs)}")
+        self.runs = [r for r in runs if not only or r.name in only or r.name.split(".")[0] in only]
+        if self.dist.is_main:
+            check_writable(out)
+            check_writable(self.paths.export_dir)
+            if not resume and (self.paths.progress.exists() or self.paths.state.exists()):
+                raise TrainError(f"{out}: already holds a training run; pass --resume to continue it or choose "
+                                 "another --out folder")
+        self.dist.barrier()
+        self.finished = json.loads(self.paths.progress.read_text()) if resume and self.paths.progress.exists() \
+            else {"recipe": recipe.name, "runs": {}}
+        self.state = load_state_file(self.paths.state) if resume else None
+        self.data_spec = data or recipe.data.train
+        self.step_scale = step_scale
+        self.ctx = RunContext(device=self.dist.device, dist=self.dist,
+                              log=JsonlLog(out / "log.jsonl", enabled=self.dist.is_main), paths=self.paths,
+                              seed=recipe.seed, budget=StepBudget(max_steps), progress=progress and self.dist.is_main)
+        self.current: dict[str, nn.Module] = {}
+        self._pairs = None
+        self._val = None
+
+    # -- data -----------------------------------------------------------------------------------------------
+    def pairs(self, scale: int):
+        if self._pairs is None:
+            self._pairs = load_pairs(self.data_spec, scale=scale)
+        return self._pairs
+
+    def val_images(self, scale: int):
+        if self._val is None:
+            cfg = self.recipe.data
+            self._val = validation_images(cfg.val, scale=scale, hr_crop=cfg.val_hr_crop)
+        return self._val
+
+    def stream(self, stage: StageConfig, scale: int) -> PatchStream:
+        source = self.data_spec
+        dataset = PatchDataset(self.pairs(scale), hr_patch=stage.hr_patch, scale=scale, seed=self.recipe.seed,
+                               patches_per_image=self.recipe.data.patches_per_image, source=source)
+        return PatchStream(dataset, global_batch=stage.batch_size, world_size=self.dist.world_size,
+                           rank=self.dist.rank, num_workers=self.recipe.data.num_workers, seed=self.recipe.seed)
+
+    # -- models ---------------------------------------------------------------------------------------------
+    def model_for(self, run: StageConfig) -> nn.Module:
+        cfg = self.recipe.models[run.model]
+        if run.init == "scratch":
+            return build_fresh(cfg)
+        if run.init != "previous":
+            return load_weights(cfg, run.init)
+        return copy.deepcopy(self.latest(run.model, cfg))
+
+    def latest(self, key: str, cfg: ModelConfig) -> nn.Module:
+        if key not in self.current:
+            self.current[key] = load_weights(cfg, cfg.checkpoint) if cfg.checkpoint else build_fresh(cfg)
+        return self.current[key]
+
+    def teacher_for(self, run: StageConfig) -> nn.Module | None:
+        if not run.teacher:
+            return None
+        cfg = self.recipe.models[run.teacher]
+        if run.teacher not in self.current and not cfg.checkpoint:
+            raise TrainError(f"{self.recipe.path}: stage {run.name!r} distills from {run.teacher!r}, but no "
+                             f"earlier stage trains it and [models.{run.teacher}] has no checkpoint")
+        teacher = copy.deepcopy(self.latest(run.teacher, cfg)).to(self.dist.device)
+        if teacher.scale != models.get_spec(cfg.name).scale:
+            raise TrainError(f"teacher {cfg.name} has the wrong scale")
+        return teacher
+
+    # -- running --------------------------------------------------------------------------------------------
+    def run(self) -> dict:
+        from .prune import prune_stage  # imported here: prune uses this module's helpers
+
+        started = time.perf_counter()
+        for run in self.runs:
+            done = self.finished["runs"].get(run.name)
+            if done is not None:
+                self.current[run.model] = models.load_model(self.paths.stage_file(run.name))[0]
+                continue
+            run = self.scaled(run)
+            model = self.model_for(run).to(self.dist.device)
+            teacher = self.teacher_for(run)
+            resume = self.state if self.state is not None and self.state.get("stage", "").split("#")[0] == run.name \
+                else None
+            self.ctx.log.write(event="stage_start", stage=run.name, model=self.recipe.models[run.model].name,
+                               resumed_at=resume["step"] if resume else 0)
+            if run.kind == "train":
+                stream = self.stream(run, model.scale)
+                result = train_stage(model, run, stream=stream, val_images=self.val_images(model.scale),
+                                     ctx=self.ctx, teacher=teacher, resume=resume)
+                summary = asdict(result)
+            else:
+                model, summary = prune_stage(model, run, runner=self, teacher=teacher, resume=resume)
+            summary |= {"model": self.recipe.models[run.model].name, "model_key": run.model, "kind": run.kind,
+                        "hr_patch": run.hr_patch, "batch_size": run.batch_size, "lr": run.lr, "eta_min": run.eta_min,
+                        "loss": run.loss, "teacher": run.teacher, "distill_weight": run.distill_weight if run.teacher
+                        else 0.0, "inner_widths": [list(w) for w in model.inner_widths],
+                        "params": sum(p.numel() for p in model.parameters())}
+            self.current[run.model] = model.cpu()
+            if self.dist.is_main:
+                models.save_model(model, self.paths.stage_file(run.name), config={"recipe": self.recipe.name},
+                                  extra={"stage": run.name})
+                self.finished["runs"][run.name] = summary
+                json_write(self.paths.progress, self.finished)
+                self.paths.state.unlink(missing_ok=True)
+            self.state = None
+            self.ctx.log.write(event="stage_end", stage=run.name, **{k: v for k, v in summary.items()
+                                                                       if isinstance(v, (int, float, str))})
+            self.dist.barrier()
+        self.finished["wall_s_this_invocation"] = time.perf_counter() - started
+        return self.finished
+
+    def scaled(self, run: StageConfig) -> StageConfig:
+        """``--step-scale`` shortens (tests, smoke runs) or lengthens every stage."""
+        if self.step_scale == 1.0:
+            return run
+        run = copy.copy(run)
+        if run.steps:
+            run.steps = max(1, round(run.steps * self.step_scale))
+            run.t_max = max(1, round(run.t_max * self.step_scale)) if run.t_max else 0
+        if run.finetune_steps:
+            run.finetune_steps = max(1, round(run.finetune_steps * self.step_scale))
+        return run
+
+
+def environment() -> dict:
+    return {"torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
+            "threads": torch.get_num_threads()}
+
+
+def save_stage_state(path: pathlib.Path, obj) -> None:
+    atomic_save(obj, path)
