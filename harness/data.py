@@ -55,10 +55,11 @@ def read_rgb(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found; check the path")
-    if _png_bit_depth(path) == 16:
+    data = path.read_bytes()  # decoding from memory: a failed decode leaves no open file behind
+    if _png_bit_depth(data) == 16:
         raise DataError(f"{path}: 16-bit image; save it as 8 bits per channel (the protocol is 8-bit)")
     try:
-        img = iio.imread(path)
+        img = iio.imread(data, extension=path.suffix.lower())
     except Exception as exc:  # imageio/Pillow raise many types for corrupt files
         reason = " ".join(str(exc).split())[:160]
         raise DataError(f"{path}: unreadable or truncated image ({reason}); re-export it as an 8-bit PNG") from None
@@ -251,9 +252,8 @@ def _list_images(folder: Path) -> list[Path]:
     return files
 
 
-def _png_bit_depth(path: Path) -> int | None:
-    with open(path, "rb") as fh:
-        head = fh.read(25)
+def _png_bit_depth(data: bytes) -> int | None:
+    head = data[:25]
     if len(head) == 25 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
         return head[24]
     return None
@@ -262,7 +262,7 @@ def _png_bit_depth(path: Path) -> int | None:
 def _header_size(path: Path) -> tuple[int, int]:
     """(width, height) from the file header, without decoding pixels."""
     try:
-        with Image.open(path) as img:
+        with open(path, "rb") as fh, Image.open(fh) as img:
             return img.size
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
         raise DataError(f"{path}: unreadable image header; re-export it as an 8-bit PNG") from None

@@ -1,0 +1,145 @@
+"""Runtime protocol structure on CPU; CUDA paths when a GPU is present."""
+
+import json
+import time
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import models
+from protocols.runtime import bootstrap_ci, measure_interleaved, measure_runtime, ratio_ci
+
+
+class ColdStart(nn.Module):
+    """Sleeps ``cold_s`` on its first ``cold_calls`` calls, then returns at once: a visible cold start."""
+
+    def __init__(self, cold_calls=2, cold_s=0.03):
+        super().__init__()
+        self.calls, self.cold_calls, self.cold_s = 0, cold_calls, cold_s
+
+    def forward(self, x):
+        self.calls += 1
+        if self.calls <= self.cold_calls:
+            time.sleep(self.cold_s)
+        return x
+
+
+INPUTS = [torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 12), torch.zeros(1, 3, 16, 8)]
+
+
+def test_ntire_mode_times_each_input_once_including_cold_start():
+    model = ColdStart(cold_calls=1)
+    result = measure_runtime(model, INPUTS, device="cpu", mode="ntire", warmup=5, repeats=7)
+    assert model.calls == len(INPUTS) and result.n == len(INPUTS) and result.input_index == [0, 1, 2]
+    assert (result.warmup, result.repeats) == (0, 1)
+    assert result.samples_ms[0] >= 25.0 > max(result.samples_ms[1:])
+    assert result.mean_ms == pytest.approx(np.mean(result.samples_ms))
+    assert result.ci_low_ms is None and result.ci_high_ms is None
+    assert result.device == "cpu" and result.unit == "ms" and not result.ntire_comparable
+    assert result.threads == torch.get_num_threads()
+
+
+def test_steady_mode_excludes_warmup_and_reports_median_with_ci():
+    model = ColdStart(cold_calls=len(INPUTS))
+    result = measure_runtime(model, INPUTS, device="cpu", mode="steady", warmup=1, repeats=4)
+    assert model.calls == len(INPUTS) * 5
+    assert result.n == 12 and result.repeats == 4 and result.warmup == 1
+    assert max(result.samples_ms) < 25.0  # the slow warm-up calls were not timed
+    assert result.ci_low_ms <= result.median_ms <= result.ci_high_ms
+    assert result.median_ms == pytest.approx(np.median(result.samples_ms))
+    assert result.input_index == [0, 1, 2] * 4
+    json.dumps(result.to_dict())  # records must serialise
+
+
+def test_min_time_extends_the_repeats():
+    model = ColdStart(cold_calls=10**9, cold_s=0.002)
+    result = measure_runtime(model, INPUTS[:1], device="cpu", mode="steady", warmup=0, repeats=2, min_time_s=0.05)
+    assert result.repeats > 2 and result.n == result.repeats
+    assert sum(result.samples_ms) >= 50.0
+
+
+def test_real_model_and_recorded_flags():
+    model = models.build_model("slimrlfn_x4")
+    x = [torch.rand(1, 3, 16, 16) * 255]
+    result = measure_runtime(model, x, device="cpu", mode="steady", warmup=1, repeats=3)
+    assert all(s > 0 for s in result.samples_ms) and result.precision == "fp32"
+    for key in ("tf32", "tf32_matmul", "cudnn_benchmark", "gpu_name", "driver", "torch", "cuda", "cudnn", "cpu_model"):
+        assert key in result.flags
+    assert result.flags["torch"] == torch.__version__
+
+
+def test_half_precision_is_flagged_and_leaves_the_model_alone():
+    model = nn.Conv2d(3, 3, 3, padding=1)
+    result = measure_runtime(model, INPUTS[:1], device="cpu", mode="ntire", half=True)
+    assert result.precision == "fp16" and not result.ntire_comparable
+    assert model.weight.dtype == torch.float32
+
+
+def test_ntire_mode_turns_cudnn_benchmark_off_and_restores_it():
+    saved = torch.backends.cudnn.benchmark
+    try:
+        torch.backends.cudnn.benchmark = True
+        result = measure_runtime(ColdStart(0), INPUTS, device="cpu", mode="ntire")
+        assert result.flags["cudnn_benchmark"] is False
+        assert torch.backends.cudnn.benchmark is True
+    finally:
+        torch.backends.cudnn.benchmark = saved
+
+
+def test_interleaved_returns_every_model_with_all_samples():
+    fast, slow = ColdStart(0), ColdStart(cold_calls=10**9, cold_s=0.003)
+    results = measure_interleaved({"fast": fast, "slow": slow, "fn": lambda x: x}, INPUTS, device="cpu",
+                                  warmup=1, rounds=4)
+    assert set(results) == {"fast", "slow", "fn"}
+    for result in results.values():
+        assert result.n == 4 * len(INPUTS) and result.mode == "steady" and result.repeats == 4
+    assert fast.calls == slow.calls == 5 * len(INPUTS)
+    ratio, low, high = ratio_ci(results["slow"].samples_ms, results["fast"].samples_ms)
+    assert ratio > 1 and low <= ratio <= high and low > 1
+
+
+def test_bootstrap_and_ratio_ci():
+    rng = np.random.default_rng(0)
+    base = rng.normal(10.0, 0.2, 200)
+    low, high = bootstrap_ci(base)
+    assert low < np.median(base) < high and high - low < 0.2
+    ratio, low, high = ratio_ci(base * 1.5, base)
+    assert ratio == pytest.approx(1.5) and low < 1.5 < high
+    same, low, high = ratio_ci(base, rng.normal(10.0, 0.2, 200))
+    assert low < 1.0 < high
+    assert bootstrap_ci([3.0]) == (3.0, 3.0)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="mode"):
+        measure_runtime(ColdStart(0), INPUTS, device="cpu", mode="warm")
+    with pytest.raises(ValueError):
+        measure_runtime(ColdStart(0), [], device="cpu", mode="ntire")
+    with pytest.raises(ValueError):
+        measure_interleaved({}, INPUTS, device="cpu", warmup=0, rounds=1)
+    with pytest.raises(TypeError):
+        measure_interleaved({"f": lambda x: x}, INPUTS, device="cpu", warmup=0, rounds=1, half=True)
+
+
+@pytest.mark.gpu
+def test_cuda_ntire_and_steady(cuda_device):
+    model = models.build_model("rlfn_ntire_x4").to(cuda_device)
+    inputs = [torch.rand(1, 3, 64, 64, device=cuda_device) * 255 for _ in range(3)]
+    ntire = measure_runtime(model, inputs, device=cuda_device, mode="ntire")
+    assert ntire.device == "cuda" and ntire.ntire_comparable and ntire.n == 3
+    assert ntire.flags["gpu_name"] and ntire.flags["cuda"]
+    steady = measure_runtime(model, inputs, device=cuda_device, mode="steady", warmup=2, repeats=5)
+    assert steady.n == 15 and steady.ci_low_ms <= steady.median_ms <= steady.ci_high_ms
+    assert not steady.ntire_comparable
+    half = measure_runtime(model, inputs, device=cuda_device, mode="steady", warmup=1, repeats=2, half=True)
+    assert half.precision == "fp16" and not half.ntire_comparable
+
+
+@pytest.mark.gpu
+def test_cuda_interleaved(cuda_device):
+    fns = {n: models.build_model(n).to(cuda_device) for n in ("rlfn_ntire_x4", "slimrlfn_x4")}
+    inputs = [torch.rand(1, 3, 64, 64, device=cuda_device) * 255]
+    results = measure_interleaved(fns, inputs, device=cuda_device, warmup=2, rounds=5)
+    assert set(results) == set(fns) and all(r.n == 5 and r.device == "cuda" for r in results.values())
