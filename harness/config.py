@@ -1,0 +1,223 @@
+"""Run configuration: frozen dataclasses, built from harness/suites.toml plus command-line choices.
+
+Unknown keys are errors (a misspelled key must never be carried along silently).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import PROJECT_ROOT, HarnessError
+
+SUITES_FILE = Path(__file__).with_name("suites.toml")
+WEIGHTS_ENV = "SR_WEIGHTS_DIR"
+BICUBIC = "bicubic"
+FILE_VARIANT = "checkpoint file "  # variant of `--models path/to/x.pth` entries: the file says what it holds
+OFFICIAL_WEIGHTS_SOURCES = ("bytedance/RLFN:model_zoo (rlfn_*.pth), Blcony/SlimRLFN:model_zoo "
+                            "(team21_slimrlfn*.pth -> slimrlfn*_x4.pth), Amazingren/NTIRE2024_ESR:model_zoo")
+
+
+class ConfigError(HarnessError):
+    pass
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    runtime_mode: str = "steady"  # "steady" (warm-up, repeats, median + CI) or "ntire" (official cold-start mean)
+    warmup: int = 1  # untimed passes over the timing inputs per model
+    rounds: int = 5  # timed passes over the timing inputs per model (interleaved across models)
+    timing_size: int = 96  # LR side of the centre crops used for steady timing: equal shapes keep samples comparable
+    crop: int | None = None  # border cut before metrics; None = the scale (NTIRE / papers)
+    rounded_y: bool = False  # round Y like MATLAB's uint8 rgb2ycbcr
+    complexity_hw: tuple[int, int] = (256, 256)  # NTIRE: FLOPs/activations on a 1x3x256x256 LR input
+    speed_reference: str = "rlfn_ntire_x4"  # architecture timed in every run; runtime ratios are relative to it
+    half: bool = False  # fp16 timing (CUDA only; flagged as not NTIRE-comparable)
+
+    def __post_init__(self):
+        if self.runtime_mode not in ("steady", "ntire"):
+            raise ConfigError(f"runtime_mode must be 'steady' or 'ntire', got {self.runtime_mode!r}")
+        if self.warmup < 0 or self.rounds < 1:
+            raise ConfigError(f"need warmup >= 0 and rounds >= 1, got warmup={self.warmup} rounds={self.rounds}")
+        if self.timing_size < 15:
+            raise ConfigError(f"timing_size must be >= 15 (the models' minimum input), got {self.timing_size}")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str  # registry name (the architecture), or "bicubic" for the reference row
+    checkpoint: str | None = None  # path; None = bicubic, or random weights (timing-only, internal use)
+    variant: str = ""  # what this checkpoint is, shown in the report
+    optional: bool = False  # a missing checkpoint is noted in the record instead of failing the run
+    label: str = ""  # unique row name in records and reports; defaults to name
+
+    @property
+    def key(self) -> str:
+        return self.label or self.name
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    suite: str | None
+    models: tuple[ModelEntry, ...]
+    data: tuple[str, ...]
+    scale: int = 4
+    device: str = "cpu"
+    headline: str = "psnr_y"
+    description: str = ""
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    models: tuple[ModelEntry, ...]
+    data: tuple[str, ...] = ()  # empty: --data is required
+    weights: str = "project"  # "project": checkpoint paths relative to the repo; "official": <weights-dir>/<name>.pth
+    scale: int = 4
+    headline: str = "psnr_y"
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+
+
+def _check_keys(table: dict, allowed, where: str) -> None:
+    unknown = sorted(set(table) - set(allowed))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _fields(cls) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _protocol(table: dict, where: str) -> ProtocolConfig:
+    _check_keys(table, _fields(ProtocolConfig), where)
+    if "complexity_hw" in table:
+        table = {**table, "complexity_hw": tuple(table["complexity_hw"])}
+    try:
+        return ProtocolConfig(**table)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def parse_suites(data: dict, source: str) -> dict[str, Suite]:
+    suites = {}
+    for name, table in data.items():
+        where = f"{source} [{name}]"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: expected a table")
+        _check_keys(table, [*_fields(Suite), "bicubic"], where)
+        models = []
+        if table.get("bicubic", False):
+            models.append(ModelEntry(name=BICUBIC, variant="MATLAB-exact bicubic (reference)"))
+        for i, entry in enumerate(table.get("models", [])):
+            _check_keys(entry, _fields(ModelEntry), f"{where} models[{i}]")
+            models.append(ModelEntry(**entry))
+        suites[name] = Suite(name=name, description=table.get("description", ""), models=tuple(models),
+                             data=tuple(table.get("data", ())), weights=table.get("weights", "project"),
+                             scale=table.get("scale", 4), headline=table.get("headline", "psnr_y"),
+                             protocol=_protocol(dict(table.get("protocol", {})), f"{where}.protocol"))
+        if suites[name].weights not in ("project", "official"):
+            raise ConfigError(f"{where}: weights must be 'project' or 'official', got {suites[name].weights!r}")
+    return suites
+
+
+def load_suites(path: str | os.PathLike = SUITES_FILE) -> dict[str, Suite]:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read suites file ({exc})") from None
+    return parse_suites(data, str(path))
+
+
+def resolve_weights_dir(weights_dir: str | os.PathLike | None) -> Path:
+    chosen = weights_dir or os.environ.get(WEIGHTS_ENV)
+    if not chosen:
+        raise ConfigError(f"no weights folder given: pass --weights-dir DIR or set {WEIGHTS_ENV}; official weights "
+                          f"are published in {OFFICIAL_WEIGHTS_SOURCES} (e.g. ../shared/reference/weights)")
+    path = Path(chosen).expanduser()
+    if not path.is_dir():
+        raise ConfigError(f"{path}: weights folder not found; pass --weights-dir DIR or set {WEIGHTS_ENV}")
+    return path
+
+
+def missing_weights_message(path: Path, name: str) -> str:
+    return (f"{path}: weights file for model {name!r} not found; official weights are published in "
+            f"{OFFICIAL_WEIGHTS_SOURCES}; put {name}.pth in --weights-dir DIR (or {WEIGHTS_ENV})")
+
+
+def build_config(suite_name: str | None = None, *, models: list[str] | None = None, data: list[str] | None = None,
+                 weights_dir: str | None = None, device: str | None = None, runtime_mode: str | None = None,
+                 rounds: int | None = None, warmup: int | None = None, timing_size: int | None = None,
+                 suites_file: str | os.PathLike = SUITES_FILE) -> RunConfig:
+    """Resolve a suite (or an ad-hoc model list) and command-line overrides into a validated RunConfig."""
+    from models import get_spec  # noqa: PLC0415  (keeps `harness list --suites` free of torch start-up cost)
+
+    suites = load_suites(suites_file)
+    if suite_name is not None and suite_name not in suites:
+        raise ConfigError(f"unknown suite {suite_name!r}; known suites: {', '.join(sorted(suites))}")
+    if suite_name is None and not models:
+        raise ConfigError("nothing to run: pass --suite NAME, or --models a,b with --data DIR")
+    suite = suites[suite_name] if suite_name else Suite(name="", description="ad-hoc", models=(), weights="official")
+
+    if suite_name and models:  # a subset of the suite, in the order given
+        by_name = {m.key: m for m in suite.models} | {m.name: m for m in suite.models}
+        unknown = [m for m in models if m not in by_name]
+        if unknown:
+            raise ConfigError(f"model(s) {', '.join(unknown)} not in suite {suite_name!r}; "
+                              f"it has: {', '.join(m.key for m in suite.models)}")
+        entries = [by_name[m] for m in models]
+    elif models:
+        entries = [ModelEntry(name=BICUBIC, variant="MATLAB-exact bicubic (reference)") if m == BICUBIC
+                   else _adhoc_entry(m) for m in models]
+    else:
+        entries = list(suite.models)
+
+    for entry in entries:  # unknown model -> UnknownModelError with suggestions, before any file check
+        if entry.name != BICUBIC and not entry.variant.startswith(FILE_VARIANT):
+            get_spec(entry.name)
+    needs_official = suite.weights == "official" and any(e.name != BICUBIC and e.checkpoint is None for e in entries)
+    wdir = resolve_weights_dir(weights_dir) if needs_official else None
+    resolved = []
+    for entry in entries:
+        if entry.name == BICUBIC:
+            resolved.append(entry)
+            continue
+        if entry.checkpoint is None:
+            path = wdir / f"{entry.name}.pth"
+            entry = dataclasses.replace(entry, checkpoint=str(path), variant=entry.variant or "official weights")
+        else:
+            path = Path(entry.checkpoint)
+            path = path if path.is_absolute() else PROJECT_ROOT / path
+            entry = dataclasses.replace(entry, checkpoint=str(path))
+        if not path.is_file() and not entry.optional:
+            raise ConfigError(missing_weights_message(path, entry.name))
+        resolved.append(entry)
+
+    data_specs = tuple(data) if data else suite.data
+    if not data_specs:
+        raise ConfigError(f"suite {suite_name or 'ad-hoc'!r} needs --data DIR (e.g. ../shared/datasets/Set5)")
+    protocol = suite.protocol
+    overrides = {k: v for k, v in dict(runtime_mode=runtime_mode, rounds=rounds, warmup=warmup,
+                                       timing_size=timing_size).items() if v is not None}
+    protocol = dataclasses.replace(protocol, **overrides)
+    device = device or "cpu"
+    if device not in ("cpu", "cuda"):
+        raise ConfigError(f"--device must be cpu or cuda, got {device!r}")
+    return RunConfig(suite=suite_name, models=tuple(resolved), data=data_specs, scale=suite.scale, device=device,
+                     headline=suite.headline, description=suite.description, protocol=protocol)
+
+
+def _adhoc_entry(token: str) -> ModelEntry:
+    """`--models` token: a registry name (official weights) or a path to a project checkpoint `<name>.pth`."""
+    if token.endswith(".pth"):
+        path = Path(token)
+        return ModelEntry(name=path.stem, checkpoint=str(path.resolve()), variant=FILE_VARIANT + path.name)
+    return ModelEntry(name=token)

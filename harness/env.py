@@ -1,0 +1,86 @@
+"""Environment fingerprint stored with every run: what produced these numbers, and can two runs' times be compared."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import subprocess
+import sys
+
+import torch
+
+from . import PROJECT_ROOT
+
+PACKAGES = ("sr-harness", "torch", "numpy", "scikit-image", "scipy", "fvcore", "jinja2", "matplotlib", "tqdm",
+            "pillow")
+
+# Absolute times are comparable only when all of these agree (runtime ratios are compared regardless).
+TIMING_KEYS = ("device", "cpu_model", "gpu_name", "torch", "cuda", "cudnn", "threads", "tf32_matmul", "tf32_cudnn",
+               "cudnn_benchmark")
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def git_state(root=PROJECT_ROOT) -> dict:
+    """Commit and dirty flag of the project checkout (None when not a git checkout or git is absent)."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True).stdout
+
+    try:
+        commit = git("rev-parse", "HEAD").strip()
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no").strip())
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": dirty}
+
+
+def package_versions() -> dict:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def fingerprint(device: str = "cpu") -> dict:
+    cuda = torch.cuda.is_available()
+    gpu = torch.cuda.get_device_name(0) if device == "cuda" and cuda else None
+    return {
+        "device": device,
+        "python": platform.python_version(),
+        "implementation": sys.implementation.name,
+        "platform": platform.platform(),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "interop_threads": torch.get_num_interop_threads(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "gpu_name": gpu,
+        "gpu_capability": list(torch.cuda.get_device_capability(0)) if gpu else None,
+        "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
+        "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),
+        "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+        "deterministic": torch.are_deterministic_algorithms_enabled(),
+        "packages": package_versions(),
+        "git": git_state(),
+    }
+
+
+def timing_mismatch(env_a: dict, env_b: dict) -> list[str]:
+    """Names of the fingerprint fields that differ and make absolute times incomparable (empty = comparable)."""
+    return [key for key in TIMING_KEYS if env_a.get(key) != env_b.get(key)]

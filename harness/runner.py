@@ -1,0 +1,263 @@
+"""The one place that wires models, checkpoints, data and protocols together into a run record.
+
+run(cfg) -> record (a JSON-ready dict; records.write_record stores it). Steps per dataset: read every pair once,
+run each model over it for the quality metrics, time all models interleaved with the speed-reference
+architecture (so machine noise hits every model alike), measure complexity once per model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import statistics
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from . import HarnessError
+from .config import BICUBIC, FILE_VARIANT, RunConfig
+from .env import fingerprint
+from .records import RECORD_KIND, SCHEMA_VERSION
+
+REFERENCE_KEY = "__speed_reference__"
+
+
+class RunError(HarnessError):
+    pass
+
+
+@dataclasses.dataclass
+class LoadedModel:
+    key: str  # row label
+    name: str  # architecture (registry name) or "bicubic"
+    variant: str
+    module: torch.nn.Module | None  # None for the bicubic row
+    checkpoint: dict | None
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value, default=str))
+
+
+def _progress(iterable, *, total, desc):
+    return tqdm(iterable, total=total, desc=desc, leave=False, disable=not sys.stderr.isatty())
+
+
+def load_models(cfg: RunConfig) -> tuple[list[LoadedModel], list[dict]]:
+    """Build and load every model of the config; optional entries whose checkpoint is absent go to `missing`."""
+    from models import build_model, load_model  # noqa: PLC0415  (heavy import, only when running)
+
+    loaded, missing = [], []
+    for entry in cfg.models:
+        if entry.name == BICUBIC:
+            loaded.append(LoadedModel(entry.key, BICUBIC, entry.variant, None, None))
+            continue
+        if entry.checkpoint is None:  # timing-only rows (benchmarks, tests): seeded random weights
+            torch.manual_seed(0)
+            module = build_model(entry.name)
+            loaded.append(LoadedModel(entry.key, entry.name, entry.variant or "random weights (timing only)",
+                                      module.eval(), None))
+            continue
+        path = Path(entry.checkpoint)
+        if not path.is_file():
+            missing.append({"model": entry.key, "checkpoint": str(path), "variant": entry.variant,
+                            "reason": "checkpoint file not found (not trained yet?)"})
+            continue
+        # Project files say what they hold; asking for the suite's architecture makes a wrong file an error.
+        name = None if entry.variant.startswith(FILE_VARIANT) else entry.name
+        module, info = load_model(path, map_location="cpu", model_name=name)
+        info = _jsonable(dataclasses.asdict(info))
+        loaded.append(LoadedModel(entry.key, getattr(module, "model_name", entry.name), entry.variant,
+                                  module.eval(), info))
+    return loaded, missing
+
+
+def open_datasets(cfg: RunConfig) -> list:
+    from .data import open_dataset  # noqa: PLC0415
+
+    return [open_dataset(spec, scale=cfg.scale) for spec in cfg.data]
+
+
+def _where(dataset, pair) -> str:
+    return str(pair.lr_path) if pair.lr_path else f"{dataset.name}:{pair.name}"
+
+
+def _to_input(lr, device: str) -> torch.Tensor:
+    return torch.from_numpy(lr).permute(2, 0, 1)[None].float().to(device)
+
+
+def centre_crops(tensors: list[torch.Tensor], side: int) -> list[torch.Tensor]:
+    """Equal-shape timing inputs: identical shapes make every timed sample of a model comparable."""
+    side = min(side, *(min(t.shape[-2:]) for t in tensors))
+    crops = []
+    for t in tensors:
+        top, left = (t.shape[-2] - side) // 2, (t.shape[-1] - side) // 2
+        crops.append(t[..., top:top + side, left:left + side].contiguous())
+    return crops
+
+
+def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop: int, rounded_y: bool,
+                 clock: dict, progress: Callable) -> list[dict]:
+    """Per-image PSNR-Y, PSNR-RGB and SSIM-Y of one model (or the bicubic row) over the dataset."""
+    from models import InputError, check_input  # noqa: PLC0415
+    from protocols.imresize import bicubic_upscale  # noqa: PLC0415
+    from protocols.quality import image_metrics, to_uint8  # noqa: PLC0415
+
+    per_image = []
+    for pair, x in progress(zip(pairs, inputs), total=len(pairs), desc=f"{model.key} on {dataset.name}"):
+        t0 = time.perf_counter()
+        if model.module is None:
+            sr = bicubic_upscale(pair.lr, scale)
+        else:
+            try:
+                check_input(model.module, tuple(x.shape))
+            except InputError as exc:
+                raise RunError(f"{_where(dataset, pair)}: {exc}") from None
+            with torch.inference_mode():
+                out = model.module(x * (model.module.data_range / 255.0))
+            sr = to_uint8(out, data_range=model.module.data_range)
+        t1 = time.perf_counter()
+        if sr.shape != pair.hr.shape:
+            raise RunError(f"{_where(dataset, pair)}: SR output {sr.shape[1]}x{sr.shape[0]} does not match HR "
+                           f"{pair.hr.shape[1]}x{pair.hr.shape[0]}; check that the LR is the HR / {scale}")
+        metrics = image_metrics(sr, pair.hr, crop=crop, rounded_y=rounded_y)
+        clock["forward"] += t1 - t0
+        clock["metrics"] += time.perf_counter() - t1
+        per_image.append({"name": pair.name, **metrics})
+    return per_image
+
+
+def time_models(models: dict[str, torch.nn.Module], full_inputs, cfg: RunConfig) -> tuple[dict, dict, dict]:
+    """Runtime per model (the configured mode) and speed ratios to the reference (always steady, interleaved)."""
+    from protocols.runtime import measure_interleaved, measure_runtime  # noqa: PLC0415
+
+    p = cfg.protocol
+    crops = centre_crops(full_inputs, p.timing_size)
+    scaled = {k: _scaled(m) for k, m in models.items()}
+    interleaved = measure_interleaved(scaled, crops, device=cfg.device, warmup=p.warmup, rounds=p.rounds,
+                                      half=p.half)
+    ref = interleaved[REFERENCE_KEY]
+    speed = {key: dict(speed_ratio(res.samples_ms, ref.samples_ms), reference=p.speed_reference,
+                       median_ms=res.median_ms, reference_median_ms=ref.median_ms,
+                       input_hw=list(crops[0].shape[-2:]), n_inputs=len(crops), rounds=p.rounds)
+             for key, res in interleaved.items()}
+    if p.runtime_mode == "steady":
+        runtime = {k: r.to_dict() for k, r in interleaved.items()}
+        timing_input = {"kind": "centre crops of the LR images, interleaved with the reference",
+                        "hw": list(crops[0].shape[-2:]), "n": len(crops)}
+    else:
+        runtime = {k: measure_runtime(m, full_inputs, device=cfg.device, mode="ntire", half=p.half).to_dict()
+                   for k, m in scaled.items()}
+        timing_input = {"kind": "full LR images, one cold pass each (NTIRE protocol)", "hw": None,
+                        "n": len(full_inputs)}
+    return runtime, speed, timing_input
+
+
+def speed_ratio(samples_ms, reference_ms) -> dict:
+    """Median of paired ratios (same round, same input) with a bootstrap 95% CI.
+
+    Pairing cancels load changes between rounds on a shared machine; a ratio of the two medians does not
+    (on this 2-core box it put a model 0.6-1.6x "away" from an identical copy of itself).
+    """
+    from protocols.runtime import bootstrap_ci  # noqa: PLC0415
+
+    if len(samples_ms) != len(reference_ms):
+        raise ValueError(f"paired timing needs equal sample counts, got {len(samples_ms)} and {len(reference_ms)}")
+    ratios = [a / b for a, b in zip(samples_ms, reference_ms)]
+    low, high = bootstrap_ci(ratios)
+    return {"ratio": statistics.median(ratios), "low": low, "high": high, "n_pairs": len(ratios),
+            "estimator": "median of paired ratios (same round, same input), bootstrap 95% CI"}
+
+
+class _Scaled(torch.nn.Module):
+    """Feeds the model its data range, as the NTIRE script does (x = img * data_range / 255)."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.module, self.factor = module, module.data_range / 255.0
+
+    def forward(self, x):
+        return self.module(x * self.factor) if self.factor != 1.0 else self.module(x)
+
+
+def _scaled(module):
+    return _Scaled(module).eval()
+
+
+def run(cfg: RunConfig, *, datasets: list | None = None) -> dict:
+    """Run the configured models over the datasets and return the record (not yet written)."""
+    from models import build_model  # noqa: PLC0415
+    from protocols.complexity import measure_complexity  # noqa: PLC0415
+    from protocols.quality import mean_metrics  # noqa: PLC0415
+
+    started = dt.datetime.now(dt.timezone.utc)
+    clock = defaultdict(float)
+    env = fingerprint(cfg.device)
+    loaded, missing = load_models(cfg)
+    t0 = time.perf_counter()
+    datasets = datasets if datasets is not None else open_datasets(cfg)
+    clock["open_data"] += time.perf_counter() - t0
+
+    device = cfg.device
+    nets = [m for m in loaded if m.module is not None]
+    for m in nets:
+        m.module.to(device)
+    reference = next((m.module for m in nets if m.name == cfg.protocol.speed_reference), None)
+    if reference is None:
+        torch.manual_seed(0)
+        reference = build_model(cfg.protocol.speed_reference).eval().to(device)
+
+    t0 = time.perf_counter()
+    complexity = {m.key: measure_complexity(m.module, input_hw=cfg.protocol.complexity_hw, device=device).to_dict()
+                  for m in nets}
+    ref_complexity = measure_complexity(reference, input_hw=cfg.protocol.complexity_hw, device=device).to_dict()
+    clock["complexity"] += time.perf_counter() - t0
+
+    crop = cfg.protocol.crop if cfg.protocol.crop is not None else cfg.scale
+    results, dataset_info, ref_runtime = [], [], {}
+    for dataset in datasets:
+        t0 = time.perf_counter()
+        pairs = list(dataset)  # decode (and, for HR-only sets, make the LR) once for all models
+        if not pairs:
+            raise RunError(f"{dataset.name}: dataset has no images")
+        inputs = [_to_input(p.lr, device) for p in pairs]
+        clock["decode"] += time.perf_counter() - t0
+        dataset_info.append({"name": dataset.name, "n_images": len(pairs), **_jsonable(dataset.describe())})
+
+        per_model = {m.key: quality_pass(m, dataset, pairs, inputs, scale=cfg.scale, crop=crop,
+                                         rounded_y=cfg.protocol.rounded_y, clock=clock, progress=_progress)
+                     for m in loaded}
+        t0 = time.perf_counter()
+        runtime, speed, timing_input = ({}, {}, None)
+        if nets:
+            timed = {m.key: m.module for m in nets} | {REFERENCE_KEY: reference}
+            runtime, speed, timing_input = time_models(timed, inputs, cfg)
+            ref_runtime[dataset.name] = {"runtime": runtime[REFERENCE_KEY], "speed": speed[REFERENCE_KEY]}
+        clock["timing"] += time.perf_counter() - t0
+
+        for m in loaded:
+            results.append({
+                "model": m.key, "arch": m.name, "variant": m.variant, "dataset": dataset.name,
+                "n_images": len(pairs), "checkpoint": m.checkpoint,
+                "metrics": mean_metrics(per_model[m.key]), "per_image": per_model[m.key],
+                "runtime": runtime.get(m.key), "timing_input": timing_input if m.module is not None else None,
+                "speed": speed.get(m.key), "complexity": complexity.get(m.key),
+            })
+
+    commit = env["git"]["commit"] or "nogit"
+    run_id = started.strftime("%Y%m%d_%H%M%S") + f"_{commit[:12]}" + ("_dirty" if env["git"]["dirty"] else "")
+    return {
+        "kind": RECORD_KIND, "schema_version": SCHEMA_VERSION, "run_id": run_id,
+        "created_utc": started.isoformat(timespec="seconds"), "suite": cfg.suite, "headline": cfg.headline,
+        "description": cfg.description, "config": _jsonable(cfg.to_dict()), "env": env, "datasets": dataset_info,
+        "missing": missing, "results": results,
+        "speed_reference": {"model": cfg.protocol.speed_reference, "complexity": ref_complexity,
+                            "per_dataset": ref_runtime},
+        "phase_seconds": dict(clock), "wall_seconds": (dt.datetime.now(dt.timezone.utc) - started).total_seconds(),
+    }
