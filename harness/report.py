@@ -1,0 +1,99 @@
+"""HTML report: one self-contained file (inline CSS and SVG, no scripts), jinja2 with autoescape on."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from .compare import compare, has_regression
+from .env import timing_mismatch
+from .plots import pareto_svg
+from .published import verdicts
+from .records import atomic_write_text
+
+TEMPLATES = Path(__file__).with_name("templates")
+FLOPS_LABEL = "FLOPs, fvcore, multiply-add counted once"
+METRIC_LABELS = {"psnr_y": "PSNR-Y", "psnr_rgb": "PSNR-RGB", "ssim_y": "SSIM-Y"}
+
+
+def fmt(value, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        if math.isinf(value):
+            return "∞" if value > 0 else "−∞"
+        if math.isnan(value):
+            return "n/a"
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def device_label(runtime: dict | None, env: dict) -> str:
+    if not runtime:
+        return "–"
+    if runtime.get("device") == "cuda":
+        return f"GPU ({env.get('gpu_name') or runtime.get('flags', {}).get('gpu_name') or 'CUDA'})"
+    return f"CPU ({runtime.get('threads', env.get('threads'))} threads)"
+
+
+def ntire_score(row: dict) -> dict | None:
+    """NTIRE 2024 score with the runtime term from this run's time ratio to RLFN_ntire (same run, interleaved)."""
+    from protocols.ranking import NTIRE2024_BASELINE, ntire2024_score  # noqa: PLC0415
+
+    speed, comp = row.get("speed"), row.get("complexity")
+    if not speed or not comp or speed.get("reference") != "rlfn_ntire_x4":
+        return None
+    return ntire2024_score(speed["ratio"] * NTIRE2024_BASELINE.runtime_ms, comp["flops_g"], comp["params"] / 1e6)
+
+
+def _dataset_view(record: dict, dataset: dict) -> dict:
+    rows = [r for r in record["results"] if r["dataset"] == dataset["name"]]
+    headline = record.get("headline", "psnr_y")
+    for r in rows:
+        r["score"] = ntire_score(r)
+        r["device_label"] = device_label(r.get("runtime"), record["env"])
+    timed = [r for r in rows if r.get("runtime") and r.get("complexity")]
+    plots = []
+    if timed:
+        ylabel = f"{METRIC_LABELS.get(headline, headline)} (dB)"
+        unit = "CPU" if timed[0]["runtime"]["device"] == "cpu" else "GPU"
+        plots.append(Markup(pareto_svg(
+            [{"label": r["model"], "x": r["runtime"]["median_ms"], "y": r["metrics"][headline]} for r in timed],
+            xlabel=f"{unit} runtime, median ms ({timed[0]['runtime']['mode']})", ylabel=ylabel,
+            title=f"{dataset['name']}: quality vs runtime")))
+        plots.append(Markup(pareto_svg(
+            [{"label": r["model"], "x": r["complexity"]["flops_g"], "y": r["metrics"][headline]} for r in timed],
+            xlabel=f"FLOPs (G), fvcore, multiply-add counted once, 256x256 LR", ylabel=ylabel,
+            title=f"{dataset['name']}: quality vs FLOPs")))
+    return {"info": dataset, "rows": rows, "plots": plots}
+
+
+def build_context(records: list[dict], *, baseline: dict | None = None) -> dict:
+    runs = []
+    for record in records:
+        runs.append({"record": record, "datasets": [_dataset_view(record, d) for d in record["datasets"]],
+                     "published": verdicts(record)})
+    diff = None
+    if baseline is not None:
+        deltas = compare(records[0], baseline)
+        diff = {"baseline": baseline, "deltas": deltas, "regression": has_regression(deltas),
+                "mismatch": timing_mismatch(records[0]["env"], baseline["env"]),
+                "moved": [d for d in deltas if d.status not in ("ok", "info")]}
+    return {"runs": runs, "diff": diff, "flops_label": FLOPS_LABEL, "metric_labels": METRIC_LABELS,
+            "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+
+
+def render(records: list[dict], *, baseline: dict | None = None) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["fmt"] = fmt
+    return env.get_template("report.html.j2").render(**build_context(records, baseline=baseline))
+
+
+def write_report(records: list[dict], path: str | Path, *, baseline: dict | None = None) -> Path:
+    atomic_write_text(path, render(records, baseline=baseline))
+    return Path(path)
