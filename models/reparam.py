@@ -13,6 +13,10 @@ Branch set (the project's choice; SlimRLFN's published code has only the fused r
 No BatchNorm: SR nets train better without it (EDSR removed it; RepSR reports BN train/eval mismatch
 artefacts), and inputs here are raw [0, 255] pixels, so BN statistics would be badly scaled.
 
+``online = True`` (see ``set_online_fusion``) makes ``forward`` compose the fused kernel from the branch
+parameters differentiably and run one conv: the same function of input and parameters, hence the same
+gradients, at about the cost of the deploy conv (online re-parameterization, as in OREPA).
+
 Works for stride 1 / padding 1 (block convs, ESA conv3) and stride 2 / padding 0 (ESA conv2): the 1x1
 and identity branches read the centre pixel of each 3x3 window, which folds into the centre tap.
 """
@@ -40,6 +44,7 @@ class RepConv3x3(nn.Module):
         self.expand_in = nn.Conv2d(in_channels, expand, 1)
         self.expand_out = nn.Conv2d(expand, out_channels, 3, stride=stride)
         self.identity_scale = nn.Parameter(torch.ones(out_channels)) if in_channels == out_channels else None
+        self.online = False
 
     @property
     def expand_channels(self) -> int:
@@ -51,6 +56,12 @@ class RepConv3x3(nn.Module):
         return x[..., off:, off:] if off else x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.online:
+            return F.conv2d(x, *self._compose(), stride=self.stride, padding=self.padding)
+        return self.forward_branches(x)
+
+    def forward_branches(self, x: torch.Tensor) -> torch.Tensor:
+        """Every branch run separately and summed: the definition that ``fuse`` must reproduce."""
         y = self.conv3x3(x)
         ho, wo = y.shape[-2:]
         xc = self._centre(x)
@@ -64,21 +75,26 @@ class RepConv3x3(nn.Module):
             y = y + self.identity_scale.view(1, -1, 1, 1) * xc[..., ::s, ::s][..., :ho, :wo]
         return y
 
-    @torch.no_grad()
-    def fused_kernel_bias(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The single 3x3 kernel (C_out x C_in x 3 x 3) and bias equal to the sum of the branches."""
-        kernel = self.conv3x3.weight.detach().clone()
-        bias = self.conv3x3.bias.detach().clone()
-        kernel[:, :, 1, 1] += self.conv1x1.weight[:, :, 0, 0]
-        bias += self.conv1x1.bias
+    def _compose(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sum of the branches as one 3x3 kernel (C_out x C_in x 3 x 3) and bias; differentiable."""
+        kernel = self.conv3x3.weight + F.pad(self.conv1x1.weight, [1, 1, 1, 1])
+        bias = self.conv3x3.bias + self.conv1x1.bias
         a, a_bias = self.expand_in.weight[:, :, 0, 0], self.expand_in.bias
         b, b_bias = self.expand_out.weight, self.expand_out.bias
-        kernel += torch.einsum("omhw,mi->oihw", b, a)
-        bias += b_bias + b.sum(dim=(2, 3)) @ a_bias
+        kernel = kernel + torch.einsum("omhw,mi->oihw", b, a)
+        bias = bias + b_bias + b.sum(dim=(2, 3)) @ a_bias
         if self.identity_scale is not None:
-            idx = torch.arange(self.out_channels)
-            kernel[idx, idx, 1, 1] += self.identity_scale
+            eye = torch.zeros_like(kernel)
+            idx = torch.arange(self.out_channels, device=kernel.device)
+            eye[idx, idx, 1, 1] = 1.0
+            kernel = kernel + eye * self.identity_scale.view(-1, 1, 1, 1)
         return kernel, bias
+
+    @torch.no_grad()
+    def fused_kernel_bias(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The single 3x3 kernel and bias equal to the sum of the branches (detached)."""
+        kernel, bias = self._compose()
+        return kernel.detach().clone(), bias.detach().clone()
 
     def fuse(self) -> nn.Conv2d:
         kernel, bias = self.fused_kernel_bias()
@@ -127,3 +143,11 @@ class RepConv3x3(nn.Module):
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, stride={self.stride}, padding={self.padding}, "
                 f"expand={self.expand_channels}, identity={self.identity_scale is not None}")
+
+
+def set_online_fusion(model: nn.Module, online: bool = True) -> nn.Module:
+    """Switch every RepConv3x3 in ``model`` between branch-wise and online-fused forward; returns ``model``."""
+    for module in model.modules():
+        if isinstance(module, RepConv3x3):
+            module.online = online
+    return model

@@ -5,7 +5,16 @@ import math
 import pytest
 import torch
 
-from models import RepConv3x3, build_model, fuse, is_unfused, load_state, prune, unfused_from_deploy
+from models import (
+    RepConv3x3,
+    build_model,
+    fuse,
+    is_unfused,
+    load_state,
+    prune,
+    set_online_fusion,
+    unfused_from_deploy,
+)
 
 PRUNED = [(28, 28)] * 5 + [(30, 30)]
 
@@ -111,6 +120,20 @@ def test_fuse_is_exact_in_float64_with_large_weights():
     x = torch.rand(1, 3, 16, 15, dtype=torch.float64) * 255
     with torch.no_grad():
         assert rel_err(fuse(unfused)(x), unfused(x)) < 1e-8
+
+
+def test_online_fusion_gives_the_same_outputs_and_gradients():
+    torch.manual_seed(1)
+    branches = build_model("slimrlfn_unfused_x4", inner_widths=[(26, 30)] * 6).double().train()
+    randomize(branches)
+    online = set_online_fusion(build_model("slimrlfn_unfused_x4", inner_widths=[(26, 30)] * 6).double().train())
+    online.load_state_dict(branches.state_dict())
+    x = torch.rand(2, 3, 16, 17, dtype=torch.float64) * 255
+    for model in (branches, online):
+        model(x).square().mean().backward()
+    assert rel_err(online(x), branches(x)) < 1e-10
+    for (name, a), b in zip(branches.named_parameters(), online.parameters()):
+        assert rel_err(b.grad, a.grad) < 1e-8, name
 
 
 def test_fuse_of_deploy_model_is_a_copy():
