@@ -20,12 +20,14 @@ import math
 
 import numpy as np
 import torch
-from skimage.color import rgb2ycbcr
-from skimage.metrics import mean_squared_error, structural_similarity
+from skimage.color.colorconv import ycbcr_from_rgb
+from skimage.metrics import structural_similarity
 
 PEAK = 255.0
 # BT.601 coefficients scaled by 1000, so MATLAB's rounded Y can be computed in exact integer arithmetic.
 _Y_COEFFS_MILLI = np.array([65481, 128553, 24966], dtype=np.int64)
+# scikit-image's BT.601 Y row for 0..255 input; applied per channel (3x faster than converting all of YCbCr).
+_Y_ROW = ycbcr_from_rgb[0] / 255.0
 
 __all__ = [
     "PEAK",
@@ -75,9 +77,9 @@ def rgb_to_y(img_uint8: np.ndarray, *, rounded: bool = False) -> np.ndarray:
     _check_rgb_uint8(img_uint8, "image")
     if rounded:
         # Y * 255000 = 16 * 255000 + sum(coeff_milli * channel); floor((n + half) / d) rounds half up exactly.
-        numerator = img_uint8.astype(np.int64) @ _Y_COEFFS_MILLI + 16 * 255000
-        return ((numerator + 127500) // 255000).astype(np.float64)
-    return rgb2ycbcr(img_uint8)[..., 0]
+        numerator = sum(img_uint8[..., c] * _Y_COEFFS_MILLI[c] for c in range(3)) + (16 * 255000 + 127500)
+        return (numerator // 255000).astype(np.float64)
+    return 16.0 + img_uint8[..., 0] * _Y_ROW[0] + img_uint8[..., 1] * _Y_ROW[1] + img_uint8[..., 2] * _Y_ROW[2]
 
 
 def psnr_from_mse(mse: float) -> float:
@@ -90,7 +92,7 @@ def psnr_from_mse(mse: float) -> float:
 def psnr_rgb(sr: np.ndarray, hr: np.ndarray, *, crop: int) -> float:
     """PSNR over all three RGB channels (the official NTIRE ranking metric)."""
     a, b = _cropped_pair(sr, hr, crop)
-    return psnr_from_mse(float(mean_squared_error(a, b)))
+    return psnr_from_mse(_mse_uint8(a, b))
 
 
 def psnr_y(sr: np.ndarray, hr: np.ndarray, *, crop: int, rounded_y: bool = False) -> float:
@@ -115,7 +117,7 @@ def image_metrics(sr: np.ndarray, hr: np.ndarray, *, crop: int, rounded_y: bool 
     ya, yb = rgb_to_y(a), rgb_to_y(b)
     metrics = {
         "psnr_y": _psnr_of(ya, yb),
-        "psnr_rgb": psnr_from_mse(float(mean_squared_error(a, b))),
+        "psnr_rgb": psnr_from_mse(_mse_uint8(a, b)),
         "ssim_y": _ssim_of(ya, yb),
     }
     if rounded_y:
@@ -144,6 +146,12 @@ def mean_metrics(per_image: list[dict]) -> dict[str, float]:
         else:
             means[key] = sum(values) / len(values)  # in order, as the official script averages
     return means
+
+
+def _mse_uint8(a: np.ndarray, b: np.ndarray) -> float:
+    """MSE of two uint8 arrays; float64 holds every partial sum of squared 8-bit differences exactly."""
+    diff = (a.astype(np.float64) - b).ravel()
+    return float(np.dot(diff, diff)) / diff.size
 
 
 def _psnr_of(a: np.ndarray, b: np.ndarray) -> float:

@@ -68,6 +68,11 @@ def test_metrics_agree_with_independent_computation(seed, crop):
     )
 
 
+def test_large_errors_do_not_overflow():
+    hr = np.zeros((1000, 1000, 3), np.uint8)
+    assert psnr_rgb(hr + 255, hr, crop=0) == pytest.approx(0.0, abs=1e-12)
+
+
 def test_crop_removes_the_border_on_every_side():
     hr = np.full((16, 16, 3), 50, np.uint8)
     sr = hr.copy()
