@@ -30,6 +30,7 @@ class DataConfig:
     val: str = "embedded:train"  # validation images; the embedded eval split is refused
     val_hr_crop: int = 192  # centre crop of each validation HR image (0 = whole image)
     patches_per_image: int = 64  # random crops per image per epoch (defines an epoch)
+    min_patch_std: float = 0.0  # re-draw (up to 10 times) LR crops whose grey-level std is below this
     num_workers: int = 0
 
 

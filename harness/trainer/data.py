@@ -15,6 +15,9 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from harness.data import DataError, open_dataset
 
 
+MAX_CROP_TRIES = 10
+
+
 class TrainDataError(ValueError):
     """Training data that cannot be used; one line naming the source and the fix."""
 
@@ -41,10 +44,12 @@ def _chw(img: np.ndarray) -> torch.Tensor:
 class PatchDataset(torch.utils.data.Dataset):
     """``patches_per_image`` random crops of each image per epoch; items are keyed by (epoch, index)."""
 
-    def __init__(self, pairs, *, hr_patch: int, scale: int, seed: int, patches_per_image: int, source: str = ""):
+    def __init__(self, pairs, *, hr_patch: int, scale: int, seed: int, patches_per_image: int, source: str = "",
+                 min_patch_std: float = 0.0):
         if hr_patch % scale:
             raise TrainDataError(f"hr_patch {hr_patch} is not a multiple of the scale {scale}")
         self.lr_patch, self.scale, self.seed = hr_patch // scale, scale, seed
+        self.min_patch_std = min_patch_std
         self.pairs = pairs
         for name, lr, _ in pairs:
             h, w = lr.shape[1:]
@@ -62,8 +67,11 @@ class PatchDataset(torch.utils.data.Dataset):
         rng = np.random.default_rng([self.seed, epoch, index])
         _, lr, hr = self.pairs[index % len(self.pairs)]
         p, s = self.lr_patch, self.scale
-        top = int(rng.integers(0, lr.shape[1] - p + 1))
-        left = int(rng.integers(0, lr.shape[2] - p + 1))
+        for _ in range(MAX_CROP_TRIES):  # skip near-flat crops (black sky, retina background) when asked
+            top = int(rng.integers(0, lr.shape[1] - p + 1))
+            left = int(rng.integers(0, lr.shape[2] - p + 1))
+            if not self.min_patch_std or lr[:, top:top + p, left:left + p].float().std() >= self.min_patch_std:
+                break
         lr = lr[:, top:top + p, left:left + p]
         hr = hr[:, top * s:(top + p) * s, left * s:(left + p) * s]
         flip_h, flip_v, rot = rng.integers(0, 2, size=3)

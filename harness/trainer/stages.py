@@ -11,9 +11,11 @@ import copy
 import json
 import pathlib
 import platform
+import random
 import time
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -144,10 +146,14 @@ class RecipeRun:
             self._val = validation_images(cfg.val, scale=scale, hr_crop=cfg.val_hr_crop)
         return self._val
 
-    def stream(self, stage: StageConfig, scale: int) -> PatchStream:
+    def stream(self, stage: StageConfig, scale: int, min_input: int = 15) -> PatchStream:
         source = self.data_spec
+        if stage.hr_patch // scale < min_input:
+            raise TrainError(f"{self.recipe.path}: stage {stage.name!r} hr_patch {stage.hr_patch} gives "
+                             f"{stage.hr_patch // scale}-pixel LR patches; these networks need at least {min_input}")
         dataset = PatchDataset(self.pairs(scale), hr_patch=stage.hr_patch, scale=scale, seed=self.recipe.seed,
-                               patches_per_image=self.recipe.data.patches_per_image, source=source)
+                               patches_per_image=self.recipe.data.patches_per_image, source=source,
+                               min_patch_std=self.recipe.data.min_patch_std)
         return PatchStream(dataset, global_batch=stage.batch_size, world_size=self.dist.world_size,
                            rank=self.dist.rank, num_workers=self.recipe.data.num_workers, seed=self.recipe.seed)
 
@@ -182,12 +188,14 @@ class RecipeRun:
         from .prune import prune_stage  # imported here: prune uses this module's helpers
 
         started = time.perf_counter()
+        order = [r.name for r in self.recipe.expanded_stages()]
         for run in self.runs:
             done = self.finished["runs"].get(run.name)
             if done is not None:
                 self.current[run.model] = models.load_model(self.paths.stage_file(run.name))[0]
                 continue
             run = self.scaled(run)
+            seed_everything(self.recipe.seed * 1000 + order.index(run.name))  # same init whatever ran before
             model = self.model_for(run).to(self.dist.device)
             teacher = self.teacher_for(run)
             resume = self.state if self.state is not None and self.state.get("stage", "").split("#")[0] == run.name \
@@ -195,7 +203,7 @@ class RecipeRun:
             self.ctx.log.write(event="stage_start", stage=run.name, model=self.recipe.models[run.model].name,
                                resumed_at=resume["step"] if resume else 0)
             if run.kind == "train":
-                stream = self.stream(run, model.scale)
+                stream = self.stream(run, model.scale, model.min_input_size)
                 result = train_stage(model, run, stream=stream, val_images=self.val_images(model.scale),
                                      ctx=self.ctx, teacher=teacher, resume=resume)
                 summary = asdict(result)
@@ -231,6 +239,12 @@ class RecipeRun:
         if run.finetune_steps:
             run.finetune_steps = max(1, round(run.finetune_steps * self.step_scale))
         return run
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
 
 
 def environment() -> dict:
