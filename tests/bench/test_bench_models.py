@@ -5,6 +5,8 @@ default test run) each benchmark runs once as a plain test on a 64x64 input, to 
 interleaved test measures the ratios within one run so that load from other processes hits all models alike.
 """
 
+import statistics
+
 import pytest
 import torch
 
@@ -24,10 +26,9 @@ def nets():
             "rlfn_ntire_x4": build_model("rlfn_ntire_x4").eval()}
 
 
-@pytest.fixture(scope="module")
-def lr_input(request):
-    disabled = request.config.getoption("benchmark_disable")
-    shape = (1, 3, 64, 64) if disabled else LR_SHAPE
+@pytest.fixture
+def lr_input(benchmark):
+    shape = (1, 3, 64, 64) if benchmark.disabled else LR_SHAPE
     return torch.rand(shape, generator=torch.Generator().manual_seed(0)) * 255
 
 
@@ -61,12 +62,16 @@ def test_interleaved_ratios_256(benchmark, nets, lr_input, capsys):
     fused = results["slimrlfn_x4"].samples_ms
     ratios = {f"{n}/slimrlfn_x4": ratio_ci(results[n].samples_ms, fused)
               for n in ("slimrlfn_unfused_x4", "rlfn_ntire_x4")}
-    benchmark.extra_info.update({k: list(v) for k, v in ratios.items()},
+    # Per-round ratios pair timings taken seconds apart, so slow drifts in machine load cancel.
+    paired = {f"{n}/slimrlfn_x4 paired": statistics.median(a / b for a, b in zip(results[n].samples_ms, fused))
+              for n in ("slimrlfn_unfused_x4", "rlfn_ntire_x4")}
+    benchmark.extra_info.update({k: list(v) for k, v in ratios.items()}, **paired,
                                 median_ms={n: r.median_ms for n, r in results.items()}, rounds=rounds,
                                 threads=torch.get_num_threads())
     with capsys.disabled():
         for key, (ratio, low, high) in ratios.items():
-            print(f"\n{key}: median ratio {ratio:.2f} (95% CI {low:.2f}-{high:.2f}, {rounds} rounds)", end="")
+            print(f"\n{key}: median ratio {ratio:.2f} (95% CI {low:.2f}-{high:.2f}, {rounds} rounds), "
+                  f"median per-round ratio {paired[key + ' paired']:.2f}", end="")
     assert all(r.n == rounds for r in results.values())
     # The two forms compute the same function, so the speed comparison is between equals.
     with torch.inference_mode():
