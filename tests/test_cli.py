@@ -1,0 +1,80 @@
+"""CLI: bad input is one line on stderr and a non-zero exit; list, eval, report and baseline update work."""
+
+import numpy as np
+import pytest
+from skimage import io as skio
+
+from harness.cli import main
+from harness.records import load_record
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err, err
+    return err
+
+
+def test_list(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "slimrlfn_x4" in out and "default" in out and "official" in out and "embedded" in out
+
+
+def test_unknown_suite(capsys):
+    assert main(["eval", "--suite", "nightly", "--out", "x.json"]) == 2
+    assert "unknown suite 'nightly'; known suites: default, ntire2024, official" in one_line_error(capsys)
+
+
+def test_unknown_model(capsys, tmp_path):
+    assert main(["eval", "--models", "rlfn_x5", "--data", str(tmp_path), "--out", str(tmp_path / "r.json")]) == 2
+    assert "unknown model 'rlfn_x5'; did you mean" in one_line_error(capsys)
+
+
+def test_missing_weights_file_says_where_official_weights_are(capsys, tmp_path):
+    args = ["eval", "--models", "rlfn_x4", "--data", str(tmp_path), "--weights-dir", str(tmp_path),
+            "--out", str(tmp_path / "r.json")]
+    assert main(args) == 2
+    err = one_line_error(capsys)
+    assert str(tmp_path / "rlfn_x4.pth") in err and "bytedance/RLFN:model_zoo" in err and "Blcony/SlimRLFN" in err
+
+
+def test_missing_weights_dir(capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("SR_WEIGHTS_DIR", raising=False)
+    assert main(["eval", "--suite", "official", "--data", str(tmp_path), "--out", str(tmp_path / "r.json")]) == 2
+    assert "pass --weights-dir DIR or set SR_WEIGHTS_DIR" in one_line_error(capsys)
+
+
+@pytest.fixture()
+def hr_folder(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    for name in ("a", "b"):
+        skio.imsave(folder / f"{name}.png", rng.integers(0, 256, (64, 80, 3), dtype=np.uint8), check_contrast=False)
+    return folder
+
+
+def test_eval_report_and_baseline_update(hr_folder, tmp_path, capsys):
+    out = tmp_path / "run.json"
+    assert main(["eval", "--models", "bicubic", "--data", str(hr_folder), "--out", str(out),
+                 "--report", str(tmp_path / "r.html")]) == 0
+    record = load_record(out)
+    assert [r["model"] for r in record["results"]] == ["bicubic"] and record["results"][0]["n_images"] == 2
+    assert "Diff vs baseline" in (tmp_path / "r.html").read_text()
+
+    before = out.read_bytes()  # an existing record is never clobbered without --force
+    assert main(["eval", "--models", "bicubic", "--data", str(hr_folder), "--out", str(out)]) == 2
+    assert "refusing to overwrite" in one_line_error(capsys) and out.read_bytes() == before
+
+    baseline = tmp_path / "baseline.json"
+    assert main(["baseline", "update", "--from", str(out), "--to", str(baseline)]) == 0
+    assert load_record(baseline)["run_id"] == record["run_id"]
+    assert main(["compare", str(out), "--baseline", str(baseline)]) == 0
+
+
+def test_bad_dataset_is_one_line(capsys, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["eval", "--models", "bicubic", "--data", str(empty), "--out", str(tmp_path / "r.json")]) == 2
+    assert str(empty) in one_line_error(capsys)
+    assert not (tmp_path / "r.json").exists()

@@ -1,0 +1,68 @@
+"""Runner: wires model, data and protocols into a complete record; bad input is one line naming the file."""
+
+import numpy as np
+import pytest
+
+from harness.config import ModelEntry, ProtocolConfig, RunConfig
+from harness.data import ImagePair
+from harness.records import load_record, write_record
+from harness.runner import RunError, run
+from protocols.imresize import bicubic_downscale
+
+
+class TinySet:
+    """In-memory dataset with the harness.data interface."""
+
+    def __init__(self, sizes, name="tiny"):
+        rng = np.random.default_rng(0)
+        self.name, self.scale = name, 4
+        self.pairs = []
+        for i, (h, w) in enumerate(sizes):
+            hr = rng.integers(0, 256, (h * 4, w * 4, 3), dtype=np.uint8)
+            self.pairs.append(ImagePair(f"img{i}", bicubic_downscale(hr, 4), hr, None, None))
+
+    def __iter__(self):
+        return iter(self.pairs)
+
+    def __len__(self):
+        return len(self.pairs)
+
+    def describe(self):
+        return {"name": self.name, "scale": 4, "n_images": len(self), "kind": "synthetic"}
+
+
+def config(*models, **protocol):
+    return RunConfig(suite=None, models=tuple(models), data=(), protocol=ProtocolConfig(
+        warmup=0, rounds=2, timing_size=24, complexity_hw=(32, 32), **protocol))
+
+
+def test_record_has_every_section(tmp_path):
+    entries = (ModelEntry("bicubic", variant="reference"), ModelEntry("slimrlfn_x4"),
+               ModelEntry("rlfn_ntire_x4", checkpoint=str(tmp_path / "absent.pth"), optional=True))
+    record = run(config(*entries), datasets=[TinySet([(24, 32), (30, 30)])])
+    rows = {r["model"]: r for r in record["results"]}
+    assert set(rows) == {"bicubic", "slimrlfn_x4"}
+    assert record["missing"][0]["model"] == "rlfn_ntire_x4" and "not found" in record["missing"][0]["reason"]
+    slim = rows["slimrlfn_x4"]
+    assert [p["name"] for p in slim["per_image"]] == ["img0", "img1"]
+    assert slim["metrics"]["psnr_y"] == pytest.approx(np.mean([p["psnr_y"] for p in slim["per_image"]]))
+    assert slim["runtime"]["mode"] == "steady" and len(slim["runtime"]["samples_ms"]) == 2 * 2
+    assert slim["speed"]["reference"] == "rlfn_ntire_x4" and slim["speed"]["low"] <= slim["speed"]["high"]
+    assert slim["speed"]["input_hw"] == [24, 24]  # equal-shape crops, capped by the smallest image
+    assert slim["complexity"]["params"] == 207774 and slim["complexity"]["input_hw"] in ([32, 32], (32, 32))
+    assert rows["bicubic"]["runtime"] is None and rows["bicubic"]["metrics"]["psnr_y"] > 0
+    assert record["env"]["torch"] and "commit" in record["env"]["git"]
+    path = write_record(record, tmp_path / "r.json")
+    assert load_record(path)["results"][1]["per_image"][0]["name"] == "img0"
+
+
+def test_too_small_input_names_the_image():
+    small = TinySet([(24, 24), (12, 20)])
+    with pytest.raises(RunError, match=r"^tiny:img1: .*15"):
+        run(config(ModelEntry("slimrlfn_x4")), datasets=[small])
+
+
+def test_ntire_mode_times_full_images_once_each():
+    record = run(config(ModelEntry("slimrlfn_x4"), runtime_mode="ntire"), datasets=[TinySet([(20, 24), (24, 20)])])
+    rt = record["results"][0]["runtime"]
+    assert rt["mode"] == "ntire" and rt["n"] == 2 and record["results"][0]["speed"]["n_pairs"] == 4

@@ -1,0 +1,40 @@
+"""Suites file: the three shipped suites parse; unknown keys anywhere are errors."""
+
+import pytest
+
+from harness.config import ConfigError, build_config, load_suites
+
+
+def test_shipped_suites():
+    suites = load_suites()
+    assert set(suites) == {"default", "official", "ntire2024"}
+    default = suites["default"]
+    assert default.data == ("embedded",) and default.weights == "project"
+    assert [m.name for m in default.models][0] == "bicubic"
+    assert all(m.optional and m.checkpoint.startswith("results/checkpoints/") for m in default.models[1:])
+    assert suites["ntire2024"].headline == "psnr_rgb" and suites["ntire2024"].protocol.runtime_mode == "ntire"
+
+
+def test_default_suite_resolves_without_any_checkpoint():
+    cfg = build_config("default")  # missing project checkpoints are optional: noted in the record, not an error
+    assert cfg.data == ("embedded",) and cfg.models[0].name == "bicubic"
+
+
+@pytest.mark.parametrize("text, where", [
+    ('[s]\ndescription = "x"\ndata = ["embedded"]\nmodel = []\n', "[s]: unknown key(s) 'model'"),
+    ('[s]\ndata = ["embedded"]\n[[s.models]]\nname = "rlfn_x4"\ncheckpiont = "x.pth"\n', "models[0]: unknown key"),
+    ('[s]\ndata = ["embedded"]\nprotocol = { rounds = 3, repeat = 2 }\n', "protocol: unknown key(s) 'repeat'"),
+    ('[s]\ndata = ["embedded"]\nprotocol = { runtime_mode = "warm" }\n', "runtime_mode must be"),
+])
+def test_unknown_keys_and_bad_values_are_errors(tmp_path, text, where):
+    path = tmp_path / "suites.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=where.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+        load_suites(path)
+
+
+def test_required_checkpoint_missing_is_an_error(tmp_path):
+    path = tmp_path / "suites.toml"
+    path.write_text('[s]\ndata = ["embedded"]\n[[s.models]]\nname = "rlfn_x4"\ncheckpoint = "nowhere/rlfn_x4.pth"\n')
+    with pytest.raises(ConfigError, match="nowhere/rlfn_x4.pth: weights file for model 'rlfn_x4' not found"):
+        build_config("s", suites_file=path)
