@@ -1,0 +1,95 @@
+"""Bad input: one clear line, a non-zero exit, and the last good checkpoint never lost."""
+
+import errno
+
+import pytest
+import torch
+
+import models
+from harness.trainer import checkpointing
+from harness.trainer.cli import EXIT_ERROR, main
+from harness.trainer.config import load_recipe
+from harness.trainer.stages import RecipeRun
+from test_train_support import write_images, write_recipe
+
+STAGE = '[[stages]]\nname = "s"\nmodel = "student"\nsteps = 6\n'
+
+
+def fails(argv, capsys) -> str:
+    assert main(argv) == EXIT_ERROR
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
+    return err
+
+
+def train_argv(recipe, out, *extra):
+    return ["train", "--recipe", str(recipe), "--out", str(out), "--device", "cpu", "--no-progress", *extra]
+
+
+@pytest.fixture()
+def recipe(tmp_path):
+    return write_recipe(tmp_path / "r.toml", write_images(tmp_path / "img"), STAGE)
+
+
+def test_missing_data_folder(tmp_path, recipe, capsys):
+    err = fails(train_argv(recipe, tmp_path / "out", "--data", str(tmp_path / "nowhere")), capsys)
+    assert "nowhere" in err
+
+
+def test_empty_data_folder(tmp_path, recipe, capsys):
+    (tmp_path / "empty").mkdir()
+    err = fails(train_argv(recipe, tmp_path / "out", "--data", str(tmp_path / "empty")), capsys)
+    assert "empty" in err
+
+
+def test_eval_images_are_refused(tmp_path, recipe, capsys):
+    assert "never used" in fails(train_argv(recipe, tmp_path / "out", "--data", "embedded:eval"), capsys)
+
+
+def test_patch_larger_than_image(tmp_path, capsys):
+    recipe = write_recipe(tmp_path / "r.toml", write_images(tmp_path / "img", size=64),
+                          STAGE + "hr_patch = 128\n")
+    err = fails(train_argv(recipe, tmp_path / "out"), capsys)
+    assert "img0" in err and "hr_patch" in err
+
+
+def test_teacher_checkpoint_for_the_wrong_architecture(tmp_path, capsys):
+    wrong = tmp_path / "wrong.pth"
+    models.save_model(models.build_model("slimrlfn_x4"), wrong)
+    stage = ('[[stages]]\nname = "d"\nmodel = "student"\nteacher = "teacher"\nsteps = 2\n')
+    recipe = write_recipe(tmp_path / "r.toml", write_images(tmp_path / "img"), stage)
+    text = recipe.read_text().replace('name = "rlfn_teacher_x4"', f'name = "rlfn_teacher_x4"\ncheckpoint = "{wrong}"')
+    recipe.write_text(text)
+    err = fails(train_argv(recipe, tmp_path / "out"), capsys)
+    assert "wrong.pth" in err
+
+
+def test_unwritable_checkpoint_folder(tmp_path, recipe, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    err = fails(train_argv(recipe, blocker / "out"), capsys)
+    assert "a-file" in err and "--out" in err
+
+
+def test_full_disk_keeps_the_last_good_checkpoint(tmp_path, recipe, monkeypatch, capsys):
+    saves = []
+    real_save = torch.save
+
+    def save_then_fill_disk(obj, handle, *args, **kwargs):
+        saves.append(1)
+        if len(saves) > 1:
+            handle.write(b"partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, handle, *args, **kwargs)
+
+    monkeypatch.setattr(checkpointing.torch, "save", save_then_fill_disk)
+    err = fails(train_argv(recipe, tmp_path / "out") + ["--threads", "1"], capsys)
+    assert "No space left" in err and "previous one is kept" in err
+    monkeypatch.undo()
+    state = torch.load(tmp_path / "out" / "state.pt", weights_only=True)
+    assert state["step"] == 3  # the first checkpoint survives the failed second write
+    assert [p.name for p in (tmp_path / "out").iterdir() if p.name.endswith(".tmp")] == []
+    # and the run resumes from it
+    runner = RecipeRun(load_recipe(recipe), out=tmp_path / "out", device="cpu", progress=False, resume=True)
+    runner.run()
+    assert runner.finished["runs"]["s"]["steps"] == 6
