@@ -127,7 +127,7 @@ def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop
             raise RunError(f"{_where(dataset, pair)}: SR output {sr.shape[1]}x{sr.shape[0]} does not match HR "
                            f"{pair.hr.shape[1]}x{pair.hr.shape[0]}; check that the LR is the HR / {scale}")
         metrics = image_metrics(sr, pair.hr, crop=crop, rounded_y=rounded_y)
-        clock["forward"] += t1 - t0
+        clock["forward" if model.module is not None else "bicubic"] += t1 - t0
         clock["metrics"] += time.perf_counter() - t1
         per_image.append({"name": pair.name, **metrics})
     return per_image
