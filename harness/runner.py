@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from . import HarnessError
+from . import PROJECT_ROOT, HarnessError
 from .config import BICUBIC, FILE_VARIANT, RunConfig
 from .env import fingerprint
 from .records import RECORD_KIND, SCHEMA_VERSION
@@ -39,6 +39,12 @@ class LoadedModel:
     variant: str
     module: torch.nn.Module | None  # None for the bicubic row
     checkpoint: dict | None
+
+
+def _shown(path) -> str:
+    """Paths inside the project are recorded relative to it, so committed records do not carry a home folder."""
+    path = Path(path).resolve()
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
 
 
 def _jsonable(value):
@@ -66,13 +72,13 @@ def load_models(cfg: RunConfig) -> tuple[list[LoadedModel], list[dict]]:
             continue
         path = Path(entry.checkpoint)
         if not path.is_file():
-            missing.append({"model": entry.key, "checkpoint": str(path), "variant": entry.variant,
+            missing.append({"model": entry.key, "checkpoint": _shown(path), "variant": entry.variant,
                             "reason": "checkpoint file not found (not trained yet?)"})
             continue
         # Project files say what they hold; asking for the suite's architecture makes a wrong file an error.
         name = None if entry.variant.startswith(FILE_VARIANT) else entry.name
         module, info = load_model(path, map_location="cpu", model_name=name)
-        info = _jsonable(dataclasses.asdict(info))
+        info = _jsonable(dataclasses.asdict(info)) | {"path": _shown(path)}
         loaded.append(LoadedModel(entry.key, getattr(module, "model_name", entry.name), entry.variant,
                                   module.eval(), info))
     return loaded, missing
