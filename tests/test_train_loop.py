@@ -112,3 +112,12 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path, images):
     torch.set_num_threads(1)
     run(recipe, tmp_path / "full")
     assert_identical(weights(tmp_path / "full" / "stages" / "s.pth"), weights(tmp_path / "cut" / "stages" / "s.pth"))
+
+
+@pytest.mark.gpu
+def test_cuda_stage_trains_and_resumes(tmp_path, images, cuda_device):
+    recipe = write_recipe(tmp_path / "r.toml", images, TWO_STAGES)
+    runner = RecipeRun(load_recipe(recipe), out=tmp_path / "gpu", device=cuda_device, progress=False)
+    runner.run()
+    assert runner.dist.device.type == "cuda"
+    assert weights(tmp_path / "gpu" / "stages" / "student_distill.pth")["conv_1.weight"].device.type == "cpu"
