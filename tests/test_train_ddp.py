@@ -32,6 +32,7 @@ def _rank_main(rank, recipe_path, out, port, world_size):
 def test_two_process_ddp_ranks_agree(tmp_path):
     recipe = write_recipe(tmp_path / "r.toml", write_images(tmp_path / "img"), STAGE)
     out = tmp_path / "ddp"
+    # spawn, not fork: fork from a threaded process warns on Python >= 3.12 (and warnings are errors here)
     mp.spawn(_rank_main, args=(str(recipe), str(out), _free_port(), 2), nprocs=2, join=True)
     rank0 = torch.load(out / "rank0.pt", weights_only=True)
     rank1 = torch.load(out / "rank1.pt", weights_only=True)
