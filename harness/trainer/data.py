@@ -81,7 +81,7 @@ class PatchDataset(torch.utils.data.Dataset):
             lr, hr = lr.flip(1), hr.flip(1)
         if rot:
             lr, hr = lr.transpose(1, 2), hr.transpose(1, 2)
-        return lr.float(), hr.float()
+        return lr, hr  # uint8; the loop converts whole batches (cheaper than per patch)
 
 
 class EpochKeys(Sampler):

@@ -92,7 +92,8 @@ def train_stage(model: nn.Module, stage: StageConfig, *, stream, val_images, ctx
     while step < total:
         ctx.budget.spend()
         lr_batch, hr_batch = next(batches)
-        lr_batch, hr_batch = lr_batch.to(device, non_blocking=True), hr_batch.to(device, non_blocking=True)
+        lr_batch = lr_batch.to(device, non_blocking=True).float()
+        hr_batch = hr_batch.to(device, non_blocking=True).float()
         output = net(lr_batch)
         loss, parts = loss_fn(output, hr_batch, lr_batch)
         optimizer.zero_grad(set_to_none=True)

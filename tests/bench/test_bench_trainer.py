@@ -43,7 +43,7 @@ def test_trainer_overhead_vs_bare_loop(benchmark, tmp_path: pathlib.Path, capsys
     stream = PatchStream(dataset, global_batch=batch)
     ctx = RunContext(device=torch.device("cpu"), dist=distributed.Dist(), log=JsonlLog(tmp_path / "log.jsonl"),
                      paths=RunPaths(tmp_path, tmp_path), seed=0, budget=StepBudget(), progress=False)
-    lr_batch, hr_batch = next(stream.batches(0))
+    lr_batch, hr_batch = (t.float() for t in next(stream.batches(0)))
     bare_opt = torch.optim.Adam(model.parameters(), lr=5e-4)
 
     def bare(n):
