@@ -73,13 +73,14 @@ def train_stage(model: nn.Module, stage: StageConfig, *, stream, val_images, ctx
     total = total_steps or total
     optimizer = torch.optim.Adam(model.parameters(), lr=stage.lr, betas=stage.betas)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t_max, eta_min=stage.eta_min)
-    step = 0
+    step, wall_before = 0, 0.0
     if resume is not None:
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
         scheduler.load_state_dict(resume["scheduler"])
         set_rng_states(resume["rng"])
         step = resume["step"]
+        wall_before = float(resume.get("extra", {}).get("wall_s", 0.0))  # time spent before the kill
     loss_fn = StageLoss(pixel=stage.loss, eps=stage.charbonnier_eps, teacher=teacher,
                         distill_weight=stage.distill_weight, contrastive_weight=stage.contrastive_weight,
                         seed=ctx.seed).to(device)
@@ -118,10 +119,12 @@ def train_stage(model: nn.Module, stage: StageConfig, *, stream, val_images, ctx
         if step % stage.checkpoint_every == 0 or step == total:
             if ctx.dist.is_main:
                 save_state(ctx.paths.state, stage=stage.name, step=step, model=model, optimizer=optimizer,
-                           scheduler=scheduler, extra={"total": total})
+                           scheduler=scheduler,
+                           extra={"total": total, "wall_s": wall_before + time.perf_counter() - started})
     progress.close()
     if val_images:
         val = validate(model, val_images, device)
         ctx.log.write(event="val", stage=stage.name, step=step, psnr_y=val)
-    return StageResult(steps=step, final_loss=final_loss, val_psnr_y=val, wall_s=time.perf_counter() - started,
+    return StageResult(steps=step, final_loss=final_loss, val_psnr_y=val,
+                       wall_s=wall_before + time.perf_counter() - started,
                        losses={"final_window_loss": final_loss})
