@@ -52,13 +52,10 @@ def cmd_eval(args) -> int:
     out = Path(args.out)
     if out.exists() and not args.force:  # fail before minutes of work, not after
         raise RecordError(f"{out}: exists; refusing to overwrite (pass --force, or choose another --out)")
-    if args.threads:
-        import torch  # noqa: PLC0415
-        torch.set_num_threads(args.threads)
     cfg = build_config(args.suite, models=_csv(args.models) if args.models else None,
                        data=[args.data] if args.data else None, weights_dir=args.weights_dir, device=args.device,
                        runtime_mode=args.runtime_mode, rounds=args.rounds, warmup=args.warmup,
-                       timing_size=args.timing_size)
+                       timing_size=args.timing_size, threads=args.threads)
     record = run(cfg)
     write_record(record, out, force=args.force)
     print(f"wrote {out} ({len(record['results'])} rows, {record['wall_seconds']:.0f} s)")
@@ -142,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=None, help="timed rounds per model (steady timing)")
     p.add_argument("--warmup", type=int, default=None, help="untimed rounds per model")
     p.add_argument("--timing-size", type=int, default=None, help="LR side of the steady-timing crops")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (recorded in the fingerprint)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (overrides the suite's; recorded in the fingerprint)")
     p.add_argument("--out", required=True, help="record file to write (JSON)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     p.add_argument("--report", default=None, help="also render an HTML report to this file")

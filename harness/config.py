@@ -36,6 +36,7 @@ class ProtocolConfig:
     complexity_hw: tuple[int, int] = (256, 256)  # NTIRE: FLOPs/activations on a 1x3x256x256 LR input
     speed_reference: str = "rlfn_ntire_x4"  # architecture timed in every run; runtime ratios are relative to it
     half: bool = False  # fp16 timing (CUDA only; flagged as not NTIRE-comparable)
+    threads: int | None = None  # torch CPU threads for the run; None = torch's default (recorded either way)
 
     def __post_init__(self):
         if self.runtime_mode not in ("steady", "ntire"):
@@ -156,7 +157,7 @@ def missing_weights_message(path: Path, name: str) -> str:
 def build_config(suite_name: str | None = None, *, models: list[str] | None = None, data: list[str] | None = None,
                  weights_dir: str | None = None, device: str | None = None, runtime_mode: str | None = None,
                  rounds: int | None = None, warmup: int | None = None, timing_size: int | None = None,
-                 suites_file: str | os.PathLike = SUITES_FILE) -> RunConfig:
+                 threads: int | None = None, suites_file: str | os.PathLike = SUITES_FILE) -> RunConfig:
     """Resolve a suite (or an ad-hoc model list) and command-line overrides into a validated RunConfig."""
     from models import get_spec  # noqa: PLC0415  (keeps `harness list --suites` free of torch start-up cost)
 
@@ -206,7 +207,7 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
         raise ConfigError(f"suite {suite_name or 'ad-hoc'!r} needs --data DIR (e.g. ../shared/datasets/Set5)")
     protocol = suite.protocol
     overrides = {k: v for k, v in dict(runtime_mode=runtime_mode, rounds=rounds, warmup=warmup,
-                                       timing_size=timing_size).items() if v is not None}
+                                       timing_size=timing_size, threads=threads).items() if v is not None}
     protocol = dataclasses.replace(protocol, **overrides)
     device = device or "cpu"
     if device not in ("cpu", "cuda"):

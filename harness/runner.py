@@ -198,6 +198,18 @@ def _scaled(module):
 
 def run(cfg: RunConfig, *, datasets: list | None = None) -> dict:
     """Run the configured models over the datasets and return the record (not yet written)."""
+
+    if cfg.protocol.threads is not None:
+        previous = torch.get_num_threads()
+        torch.set_num_threads(cfg.protocol.threads)
+        try:
+            return _run(cfg, datasets)
+        finally:
+            torch.set_num_threads(previous)
+    return _run(cfg, datasets)
+
+
+def _run(cfg: RunConfig, datasets: list | None) -> dict:
     from models import build_model  # noqa: PLC0415
     from protocols.complexity import measure_complexity  # noqa: PLC0415
     from protocols.quality import mean_metrics  # noqa: PLC0415

@@ -1,5 +1,7 @@
 """Runner: wires model, data and protocols into a complete record; bad input is one line naming the file."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -66,3 +68,19 @@ def test_ntire_mode_times_full_images_once_each():
     record = run(config(ModelEntry("slimrlfn_x4"), runtime_mode="ntire"), datasets=[TinySet([(20, 24), (24, 20)])])
     rt = record["results"][0]["runtime"]
     assert rt["mode"] == "ntire" and rt["n"] == 2 and record["results"][0]["speed"]["n_pairs"] == 4
+
+
+def test_project_checkpoints_are_picked_up_when_they_exist(tmp_path):
+    from harness.config import build_config
+    from models import build_model, save_model
+
+    suites = tmp_path / "suites.toml"
+    ckpt = tmp_path / "slimrlfn_x4.pth"
+    suites.write_text(f'[s]\ndata = ["embedded"]\n[[s.models]]\nname = "slimrlfn_x4"\ncheckpoint = "{ckpt}"\n'
+                      'optional = true\nvariant = "project"\n')
+    assert build_config("s", suites_file=suites).models[0].checkpoint == str(ckpt)
+    info = save_model(build_model("slimrlfn_x4"), ckpt)
+    cfg = dataclasses.replace(build_config("s", suites_file=suites), protocol=config().protocol)
+    record = run(cfg, datasets=[TinySet([(20, 20)])])
+    assert record["missing"] == [] and record["results"][0]["checkpoint"]["sha256"] == info.sha256
+
