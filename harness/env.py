@@ -10,6 +10,8 @@ import sys
 
 import torch
 
+from protocols.runtime import cpu_model, nvidia_driver
+
 from . import PROJECT_ROOT
 
 PACKAGES = ("sr-harness", "torch", "numpy", "scikit-image", "scipy", "fvcore", "jinja2", "matplotlib", "tqdm",
@@ -18,17 +20,6 @@ PACKAGES = ("sr-harness", "torch", "numpy", "scikit-image", "scipy", "fvcore", "
 # Absolute times are comparable only when all of these agree (runtime ratios are compared regardless).
 TIMING_KEYS = ("device", "cpu_model", "gpu_name", "torch", "cuda", "cudnn", "threads", "tf32_matmul", "tf32_cudnn",
                "cudnn_benchmark")
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def git_state(root=PROJECT_ROOT) -> dict:
@@ -71,6 +62,7 @@ def fingerprint(device: str = "cpu") -> dict:
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
         "gpu_name": gpu,
+        "driver": nvidia_driver() if gpu else None,
         "gpu_capability": list(torch.cuda.get_device_capability(0)) if gpu else None,
         "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
         "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),

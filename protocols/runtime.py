@@ -179,11 +179,11 @@ def environment_flags(device: str) -> dict:
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
         "gpu_name": None,
         "driver": None,
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
     }
     if _device_kind(device) == "cuda":
         flags["gpu_name"] = torch.cuda.get_device_name(torch.device(device))
-        flags["driver"] = _nvidia_driver()
+        flags["driver"] = nvidia_driver()
     return flags
 
 
@@ -276,7 +276,7 @@ def _as_array(samples: Sequence[float], what: str) -> np.ndarray:
     return values
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             for line in fh:
@@ -287,7 +287,7 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def _nvidia_driver() -> str | None:
+def nvidia_driver() -> str | None:
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
