@@ -133,3 +133,75 @@ def test_bad_arguments_are_refused():
         psnr_y(sr[:-1], hr, crop=0)
     with pytest.raises(ValueError, match="uint8"):
         psnr_rgb(sr.astype(np.float32), hr, crop=0)
+
+
+def _skimage_ssim_y(sr, hr, crop):
+    h, w = hr.shape[:2]
+    ya, yb = (rgb_to_y(img[crop : h - crop, crop : w - crop]) for img in (sr, hr))
+    return structural_similarity(yb, ya, data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+
+
+# Shapes at the 11 x 11 minimum, just past it, not multiples of the 8/16 blocks, and crossing 64-row strips.
+@pytest.mark.parametrize("shape", [(11, 11, 3), (12, 30, 3), (75, 19, 3), (64 + 10, 37, 3), (64 + 11, 40, 3),
+                                   (203, 77, 3), (130, 150, 3)])
+def test_ssim_y_matches_scikit_image_on_random_images(shape):
+    rng = np.random.default_rng(sum(shape))
+    hr = rng.integers(0, 256, shape, dtype=np.uint8)
+    sr = np.clip(hr.astype(int) + rng.integers(-40, 41, shape), 0, 255).astype(np.uint8)
+    for a, b in ((sr, hr), (hr, sr), (rng.integers(0, 256, shape, dtype=np.uint8), hr)):
+        assert ssim_y(a, b, crop=0) == pytest.approx(_skimage_ssim_y(a, b, 0), abs=1e-12)
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "rocket"])
+def test_all_metrics_match_scikit_image_on_real_images(name):
+    import skimage.data
+
+    hr = modcrop(getattr(skimage.data, name)(), 4)
+    # A plausible SR: 4x box-average down, nearest up, plus mild noise; flat sky, fur and text all occur.
+    h, w = hr.shape[:2]
+    low = hr.reshape(h // 4, 4, w // 4, 4, 3).mean(axis=(1, 3))
+    noise = np.random.default_rng(0).normal(0, 2, hr.shape)
+    sr = np.clip(np.repeat(np.repeat(low, 4, axis=0), 4, axis=1) + noise, 0, 255).round().astype(np.uint8)
+    metrics = image_metrics(sr, hr, crop=4, rounded_y=True)
+    assert metrics["ssim_y"] == pytest.approx(_skimage_ssim_y(sr, hr, 4), abs=1e-12)
+    assert metrics["ssim_y"] == ssim_y(sr, hr, crop=4)
+    a, b = sr[4 : h - 4, 4 : w - 4], hr[4 : h - 4, 4 : w - 4]
+    assert metrics["psnr_rgb"] == pytest.approx(peak_signal_noise_ratio(b, a, data_range=255), abs=1e-12)
+    assert metrics["psnr_rgb"] == psnr_rgb(sr, hr, crop=4)  # integer squared errors: exact in any order
+    assert metrics["psnr_y"] == pytest.approx(psnr_y(sr, hr, crop=4), abs=1e-10)
+    assert metrics["psnr_y_rounded"] == psnr_y(sr, hr, crop=4, rounded_y=True)
+
+
+def test_rounded_y_from_float_y_is_exact_on_every_colour():
+    # image_metrics rounds float Y (floor(Y + ROUND_OFFSET)); rgb_to_y(rounded=True) uses exact integers.
+    from protocols.metric_sums import ROUND_OFFSET
+
+    gb = np.stack(np.meshgrid(np.arange(256), np.arange(256), indexing="ij"), axis=-1).astype(np.uint8)
+    ties = 0
+    for red in range(256):
+        img = np.concatenate([np.full((256, 256, 1), red, np.uint8), gb], axis=2)
+        exact = rgb_to_y(img, rounded=True)
+        assert np.array_equal(np.floor(rgb_to_y(img) + ROUND_OFFSET), exact), f"red = {red}"
+        n = img.astype(np.int64) @ np.array([65481, 128553, 24966])
+        ties += int(np.count_nonzero(n % 255000 == 127500))
+    assert ties > 0  # exact halves occur, so rounding them upwards is tested, not assumed
+
+
+def test_ssim_needs_an_11_pixel_window():
+    sr, hr = _random_pair(5, shape=(18, 30, 3))
+    assert 0 < ssim_y(sr, hr, crop=3) < 1  # 12 x 24 after cropping
+    with pytest.raises(ValueError, match="11 x 11"):
+        ssim_y(sr, hr, crop=4)  # 10 x 22
+
+
+@pytest.mark.parametrize("data_range", [255.0, 1.0, 2.0, 1023.0])
+def test_to_uint8_cpu_path_equals_torch_quantisation(data_range):
+    # On the CPU to_uint8 quantises in numpy; on CUDA in torch. Both must give the same bytes.
+    x = torch.rand(1, 3, 37, 53, generator=torch.Generator().manual_seed(1)) * 1.3 * data_range - 0.1 * data_range
+    x[0, 0, 0, :6] = torch.tensor([0.5, 1.5, 2.5, 127.5, 254.5, data_range / 2])
+    img = x[0].clamp(0.0, data_range)
+    if data_range != 255.0:
+        img = img * (255.0 / data_range)
+    expected = img.round().to(torch.uint8).permute(1, 2, 0).numpy()
+    out = to_uint8(x, data_range=data_range)
+    assert out.flags.c_contiguous and np.array_equal(out, expected)
