@@ -2,13 +2,14 @@
 
 The default suite's architectures run over the embedded evaluation set exactly as `tox -e bench` runs them
 (random weights stand in for checkpoints that are not there yet: forward cost does not depend on the weights).
-The runner clocks each phase; the ratio (decode + metrics + record write) / forward does not depend on the
-machine's speed. The target is <= 10 %.
+The runner clocks each phase; the ratio (open + decode + metrics wait + record write) / forward does not depend
+on the machine's speed. The target is <= 10 %. One warm-up run first, so one-off module imports (skimage, fvcore)
+are not charged to the run.
 
-Measured on the shared 2-core machine (1 thread, random-weight default architectures): decode + record writing
-cost about 0.06 x the networks' forward time, but the metrics (SSIM-Y via scikit-image is the bulk, see
-tests/bench/test_bench_metrics.py) bring the total to about 0.3 x. The harness's own part is asserted; the total
-is reported, and when it is over the target the test is an expected failure carrying the measured numbers.
+The runner computes image i's metrics on a worker thread while image i+1 goes through the model, so the
+metrics cost wall time only where they outlast the forwards; their full compute time (`metrics_cpu`) is
+reported beside the ratio. When the total is over the target the test is an expected failure carrying the
+measured numbers; the decode + records part alone is asserted.
 """
 
 import dataclasses
@@ -43,14 +44,17 @@ def test_harness_overhead_vs_forward(benchmark, tmp_path):
         write_record(record, tmp_path / "run.json", force=True)
         state["record"], state["write_s"] = record, time.perf_counter() - start
 
-    benchmark.pedantic(evaluate, rounds=1, iterations=1)
+    benchmark.pedantic(evaluate, rounds=1, iterations=1, warmup_rounds=1)
     phases = state["record"]["phase_seconds"]
     overhead = phases["open_data"] + phases["decode"] + phases["metrics"] + state["write_s"]
     ratio = overhead / phases["forward"]
     plumbing = (phases["open_data"] + phases["decode"] + state["write_s"]) / phases["forward"]
+    metrics_cpu_ratio = phases["metrics_cpu"] / phases["forward"]
     benchmark.extra_info.update({"overhead_ratio": ratio, "overhead_without_metrics_ratio": plumbing,
+                                 "metrics_cpu_ratio": metrics_cpu_ratio,
                                  **{f"{k}_s": v for k, v in phases.items()}, "record_write_s": state["write_s"]})
-    print(f"\nharness overhead / forward = {ratio:.3f} (decode+records only: {plumbing:.3f}); phases {phases}")
+    print(f"\nharness overhead / forward = {ratio:.3f} (decode+records only: {plumbing:.3f}; metrics compute, "
+          f"overlapped with the forwards: {metrics_cpu_ratio:.3f}); phases {phases}")
     assert plumbing <= MAX_RATIO, f"decode + records cost {plumbing:.1%} of forward time"
     if ratio > MAX_RATIO:
         pytest.xfail(f"target not met: decode + metrics + records = {ratio:.1%} of forward time "
