@@ -72,6 +72,7 @@ def test_trainer_overhead_vs_bare_loop(benchmark, tmp_path: pathlib.Path, capsys
     benchmark.extra_info.update(trainer_step_s=trainer_s, bare_step_s=bare_s, overhead=overhead, batch=batch,
                                 lr_patch=lr_patch, threads=torch.get_num_threads(), model="rlfn_ntire_x4")
     with capsys.disabled():
+        print("" if enabled else "\n(smoke setting, not a measurement)", end="")
         print(f"\ntrainer {trainer_s * 1e3:.1f} ms/step, bare loop {bare_s * 1e3:.1f} ms/step, "
               f"overhead {overhead * 100:+.1f}%")
     assert len(per_step["trainer"]) == rounds and all(t > 0 for t in per_step["bare"])
