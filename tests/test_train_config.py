@@ -1,10 +1,9 @@
 """Recipe files: bundled recipes parse, unknown keys and bad values are one clear error naming file and key."""
 
 import pytest
+from test_train_support import write_images, write_recipe
 
 from harness.trainer.config import RecipeError, load_recipe
-
-from test_train_support import write_images, write_recipe
 
 
 @pytest.mark.parametrize("name", ["cpu_default", "slimrlfn_factsheet", "rlfn_paper"])

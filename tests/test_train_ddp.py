@@ -5,10 +5,10 @@ import socket
 
 import torch
 import torch.multiprocessing as mp
+from test_train_support import write_images, write_recipe
 
 from harness.trainer.config import load_recipe
 from harness.trainer.stages import RecipeRun
-from test_train_support import write_images, write_recipe
 
 STAGE = '[[stages]]\nname = "s"\nmodel = "student"\nsteps = 6\n'
 

@@ -4,13 +4,13 @@ import errno
 
 import pytest
 import torch
+from test_train_support import write_images, write_recipe
 
 import models
 from harness.trainer import checkpointing
 from harness.trainer.cli import EXIT_ERROR, main
 from harness.trainer.config import load_recipe
 from harness.trainer.stages import RecipeRun
-from test_train_support import write_images, write_recipe
 
 STAGE = '[[stages]]\nname = "s"\nmodel = "student"\nsteps = 6\n'
 

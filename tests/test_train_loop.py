@@ -10,12 +10,12 @@ import time
 
 import pytest
 import torch
+from test_train_support import write_images, write_recipe
 
 import models
 from harness.trainer.config import load_recipe
 from harness.trainer.loop import StopTraining
 from harness.trainer.stages import RecipeRun, TrainError
-from test_train_support import write_images, write_recipe
 
 TWO_STAGES = """
 [[stages]]
@@ -107,7 +107,7 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path, images):
     killed_at = torch.load(state, weights_only=True)["step"]
     assert 0 < killed_at < 80
     done = subprocess.run(_train_cmd(recipe, tmp_path / "cut", "--resume"), cwd=ROOT, env=env,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     torch.set_num_threads(1)
     run(recipe, tmp_path / "full")

@@ -2,10 +2,11 @@
 
 import json
 
+from test_train_support import write_images, write_recipe
+
 import models
 from harness.trainer.config import load_recipe
 from harness.trainer.stages import RecipeRun
-from test_train_support import write_images, write_recipe
 
 PRUNE = """
 [[stages]]

@@ -16,7 +16,7 @@ SHIPPED = {"rlfn_ntire_x4": "rlfn_ntire_x4", "slimrlfn_unfused_x4": "slimrlfn_un
 
 @pytest.mark.parametrize("stem", sorted(SHIPPED))
 def test_shipped_checkpoint_beats_bicubic(stem):
-    model, info = models.load_model(CHECKPOINTS / f"{stem}.pth")
+    model, _ = models.load_model(CHECKPOINTS / f"{stem}.pth")
     if SHIPPED[stem]:
         assert model.model_name == SHIPPED[stem]
     record = json.loads((CHECKPOINTS / f"{stem}.train.json").read_text())

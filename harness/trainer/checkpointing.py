@@ -81,7 +81,7 @@ def load_state_file(path: pathlib.Path) -> dict | None:
         return None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated, corrupt, or not ours
+    except Exception as exc:  # noqa: BLE001  (torch raises many types for truncated or foreign bytes)
         raise CheckpointWriteError(f"{path}: unreadable training state ({exc.__class__.__name__}); delete it "
                                    "to restart, or choose another --out folder") from None
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:

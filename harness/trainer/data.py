@@ -14,7 +14,6 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from harness.data import DataError, open_dataset
 
-
 MAX_CROP_TRIES = 10
 
 
@@ -120,9 +119,7 @@ class PatchStream:
             keys = EpochKeys(self.sampler, epoch, self.local_batch, skip)
             loader = DataLoader(self.dataset, batch_size=self.local_batch, sampler=keys, drop_last=True,
                                 num_workers=self.num_workers, persistent_workers=False)
-            n = 0
-            for batch in loader:
-                n += 1
+            for n, batch in enumerate(loader, start=1):
                 yield batch
                 if n + skip >= self.steps_per_epoch:
                     break

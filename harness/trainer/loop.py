@@ -116,11 +116,10 @@ def train_stage(model: nn.Module, stage: StageConfig, *, stream, val_images, ctx
             window, window_parts, window_n = None, {}, 0
         if stage.val_every and step % stage.val_every == 0 and step < total:
             ctx.log.write(event="val", stage=stage.name, step=step, psnr_y=validate(model, val_images, device))
-        if step % stage.checkpoint_every == 0 or step == total:
-            if ctx.dist.is_main:
-                save_state(ctx.paths.state, stage=stage.name, step=step, model=model, optimizer=optimizer,
-                           scheduler=scheduler,
-                           extra={"total": total, "wall_s": wall_before + time.perf_counter() - started})
+        if (step % stage.checkpoint_every == 0 or step == total) and ctx.dist.is_main:
+            save_state(ctx.paths.state, stage=stage.name, step=step, model=model, optimizer=optimizer,
+                       scheduler=scheduler,
+                       extra={"total": total, "wall_s": wall_before + time.perf_counter() - started})
     progress.close()
     if val_images:
         val = validate(model, val_images, device)
