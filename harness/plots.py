@@ -1,4 +1,5 @@
-"""Pareto plots (quality vs runtime, quality vs FLOPs) as inline SVG strings, drawn with matplotlib."""
+"""Report plots as inline SVG strings, drawn with matplotlib: Pareto plots (quality vs runtime, quality vs FLOPs)
+and pruning curves (quality vs params, step by step)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,39 @@ def pareto_svg(points: list[dict], *, xlabel: str, ylabel: str, title: str) -> s
     ax.set_title(title, fontsize=10)
     ax.grid(True, linewidth=0.4, alpha=0.6)
     ax.margins(x=0.12, y=0.2)
+    return _svg(fig)
+
+
+def pruning_svg(curve: list[dict], *, title: str, floor_db: float | None = None) -> str:
+    """curve: pruning steps with step, params, psnr_y, accepted (harness.training). Steps are joined in order;
+    kept steps are filled, the step that fell below the floor is hollow, the shipped (last kept) one is ringed."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    xs, ys = [p["params"] / 1e3 for p in curve], [p["psnr_y"] for p in curve]
+    ax.plot(xs, ys, color="0.6", linewidth=1, zorder=2)
+    kept = [i for i, p in enumerate(curve) if p["accepted"]]
+    stopped = [i for i, p in enumerate(curve) if not p["accepted"]]
+    ax.scatter([xs[i] for i in kept], [ys[i] for i in kept], s=36, zorder=3, color="C0", label="kept")
+    if stopped:
+        ax.scatter([xs[i] for i in stopped], [ys[i] for i in stopped], s=36, zorder=3, facecolors="white",
+                   edgecolors="C3", label="below floor (stopped)")
+    if kept:
+        last = kept[-1]
+        ax.scatter([xs[last]], [ys[last]], s=140, zorder=4, facecolors="none", edgecolors="C2", linewidths=1.5,
+                   label=f"shipped (step {curve[last]['step']})")
+    if floor_db is not None:
+        ax.axhline(floor_db, color="C3", linestyle=":", linewidth=1, zorder=1, label=f"floor {floor_db:.2f} dB")
+    for x, y, p in zip(xs, ys, curve, strict=True):
+        ax.annotate(str(int(p["step"])), (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    ax.set_xlabel("params (thousands), fused deploy form")
+    ax.set_ylabel("validation PSNR-Y (dB)")
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, linewidth=0.4, alpha=0.6)
+    ax.margins(x=0.15, y=0.25)
+    return _svg(fig)
+
+
+def _svg(fig) -> str:
     fig.tight_layout()
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})  # no timestamp: same data, same bytes

@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from .compare import compare, has_regression
 from .env import timing_mismatch
-from .plots import pareto_svg
+from .plots import pareto_svg, pruning_svg
 from .published import verdicts
 from .records import atomic_write_text
 
@@ -67,16 +67,43 @@ def _dataset_view(record: dict, dataset: dict) -> dict:
             title=f"{dataset['name']}: quality vs runtime")))
         plots.append(Markup(pareto_svg(
             [{"label": r["model"], "x": r["complexity"]["flops_g"], "y": r["metrics"][headline]} for r in timed],
-            xlabel=f"FLOPs (G), fvcore, multiply-add counted once, 256x256 LR", ylabel=ylabel,
+            xlabel="FLOPs (G), fvcore, multiply-add counted once, 256x256 LR", ylabel=ylabel,
             title=f"{dataset['name']}: quality vs FLOPs")))
     return {"info": dataset, "rows": rows, "plots": plots}
+
+
+def widths_label(inner_widths: list[list[int]]) -> str:
+    """Run-length form of per-block inner widths: [[28, 28]] * 5 + [[30, 30]] -> "(28, 28)×5 · (30, 30)"."""
+    groups: list[list] = []
+    for w in inner_widths:
+        if groups and groups[-1][0] == w:
+            groups[-1][1] += 1
+        else:
+            groups.append([w, 1])
+    return " · ".join(f"({', '.join(map(str, w))})" + (f"×{n}" if n > 1 else "") for w, n in groups)
+
+
+def _pruning_views(record: dict) -> list[dict]:
+    """One entry per model whose training record carries a pruning curve (rows repeat per dataset: first wins)."""
+    views, seen = [], set()
+    for r in record["results"]:
+        training = r.get("training")  # absent in records written before the field existed
+        if not training or not training.get("pruning") or r["model"] in seen:
+            continue
+        seen.add(r["model"])
+        curves = [{**p, "steps": [{**s, "widths": widths_label(s["inner_widths"])} for s in p["curve"]],
+                   "svg": Markup(pruning_svg(p["curve"], title="Pruning: validation PSNR-Y vs params per step",
+                                             floor_db=p["floor_db"]))}
+                  for p in training["pruning"]]
+        views.append({"row": r, "training": training, "curves": curves})
+    return views
 
 
 def build_context(records: list[dict], *, baseline: dict | None = None) -> dict:
     runs = []
     for record in records:
         runs.append({"record": record, "datasets": [_dataset_view(record, d) for d in record["datasets"]],
-                     "published": verdicts(record)})
+                     "pruning": _pruning_views(record), "published": verdicts(record)})
     diff = None
     if baseline is not None:
         deltas = compare(records[0], baseline)

@@ -25,6 +25,7 @@ from . import PROJECT_ROOT, HarnessError
 from .config import BICUBIC, FILE_VARIANT, RunConfig
 from .env import fingerprint
 from .records import RECORD_KIND, SCHEMA_VERSION
+from .training import training_summary
 
 REFERENCE_KEY = "__speed_reference__"
 
@@ -40,6 +41,7 @@ class LoadedModel:
     variant: str
     module: torch.nn.Module | None  # None for the bicubic row
     checkpoint: dict | None
+    training: dict | None = None  # summary of the checkpoint's <stem>.train.json (harness.training)
 
 
 def _shown(path) -> str:
@@ -81,7 +83,7 @@ def load_models(cfg: RunConfig) -> tuple[list[LoadedModel], list[dict]]:
         module, info = load_model(path, map_location="cpu", model_name=name)
         info = _jsonable(dataclasses.asdict(info)) | {"path": _shown(path)}
         loaded.append(LoadedModel(entry.key, getattr(module, "model_name", entry.name), entry.variant,
-                                  module.eval(), info))
+                                  module.eval(), info, training_summary(path, info.get("extra"))))
     return loaded, missing
 
 
@@ -281,7 +283,7 @@ def _run(cfg: RunConfig, datasets: list | None) -> dict:
                 "n_images": len(pairs), "checkpoint": m.checkpoint,
                 "metrics": mean_metrics(per_model[m.key]), "per_image": per_model[m.key],
                 "runtime": runtime.get(m.key), "timing_input": timing_input if m.module is not None else None,
-                "speed": speed.get(m.key), "complexity": complexity.get(m.key),
+                "speed": speed.get(m.key), "complexity": complexity.get(m.key), "training": m.training,
             })
 
     commit = env["git"]["commit"] or "nogit"
