@@ -22,14 +22,19 @@ TIMING_KEYS = ("device", "cpu_model", "gpu_name", "torch", "cuda", "cudnn", "thr
                "cudnn_benchmark")
 
 
+# Files the harness itself rewrites: a changed copy says nothing about the code or inputs that were measured.
+HARNESS_OUTPUTS = ("results/report.html", "results/baseline.json")
+
+
 def git_state(root=PROJECT_ROOT) -> dict:
-    """Commit and dirty flag of the project checkout (None when not a git checkout or git is absent)."""
+    """Commit and dirty flag (tracked changes outside the harness outputs) of the checkout; None without git."""
     def git(*args):
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True).stdout
 
     try:
         commit = git("rev-parse", "HEAD").strip()
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no").strip())
+        changed = git("status", "--porcelain", "--untracked-files=no").splitlines()
+        dirty = any(line[3:] not in HARNESS_OUTPUTS for line in changed)
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
     return {"commit": commit, "dirty": dirty}

@@ -1,0 +1,42 @@
+"""Environment fingerprint: the git dirty flag describes the measured code, not the harness's own outputs."""
+
+import shutil
+import subprocess
+
+import pytest
+
+from harness.env import git_state
+
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
+
+
+def _git(root, *args):
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    (tmp_path / "results").mkdir()
+    for name in ("code.py", "results/report.html", "results/baseline.json"):
+        (tmp_path / name).write_text("v1\n")
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    return tmp_path
+
+
+def test_rewritten_report_and_baseline_leave_the_checkout_clean(checkout):
+    (checkout / "results/report.html").write_text("v2\n")
+    (checkout / "results/baseline.json").write_text("v2\n")
+    state = git_state(checkout)
+    assert state["dirty"] is False and len(state["commit"]) == 40
+
+
+def test_changed_code_makes_the_checkout_dirty(checkout):
+    (checkout / "results/report.html").write_text("v2\n")
+    (checkout / "code.py").write_text("v2\n")
+    assert git_state(checkout)["dirty"] is True
+
+
+def test_outside_a_checkout_the_state_is_unknown(tmp_path):
+    assert git_state(tmp_path) == {"commit": None, "dirty": None}
