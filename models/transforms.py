@@ -12,21 +12,16 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .registry import build_model, get_spec
+from .registry import build_model, build_overrides, get_spec
 from .reparam import RepConv3x3
 from .slimrlfn import FULL_WIDTHS, PRUNED_WIDTHS
-
-
-def _widths(model: nn.Module) -> list[tuple[int, int]]:
-    return [tuple(int(w) for w in pair) for pair in model.inner_widths]
 
 
 def _deploy_name(model: nn.Module) -> str:
     """Registry name of the deploy form with ``model``'s widths."""
     if get_spec(model.model_name).form == "deploy":
         return model.model_name
-    widths = _widths(model)
-    return "slimrlfn_prune_x4" if widths == PRUNED_WIDTHS else "slimrlfn_x4"
+    return "slimrlfn_prune_x4" if model.inner_widths == PRUNED_WIDTHS else "slimrlfn_x4"
 
 
 def _placement(model: nn.Module) -> dict:
@@ -59,7 +54,7 @@ def fuse(model: nn.Module) -> nn.Module:
     for name, module in rep.items():
         state[f"{name}.weight"], state[f"{name}.bias"] = module.fused_kernel_bias()
     name = _deploy_name(model)
-    deploy = build_model(name, channels=model.channels, inner_widths=_widths(model))
+    deploy = build_model(name, channels=model.channels, inner_widths=model.inner_widths)
     deploy.to(**_placement(model)).load_state_dict(state, strict=True)
     return deploy.train(model.training)
 
@@ -76,7 +71,7 @@ def unfused_from_deploy(deploy: nn.Module) -> nn.Module:
         raise ValueError(f"{deploy.model_name} has no re-parameterizable training form (SlimRLFN only)")
     if is_unfused(deploy):
         return copy.deepcopy(deploy)
-    unfused = build_model("slimrlfn_unfused_x4", channels=deploy.channels, inner_widths=_widths(deploy))
+    unfused = build_model("slimrlfn_unfused_x4", channels=deploy.channels, inner_widths=deploy.inner_widths)
     unfused.to(**_placement(deploy))
     rep = _rep_modules(unfused)
     src = deploy.state_dict()
@@ -124,10 +119,7 @@ def prune(model: nn.Module, inner_widths: Sequence[tuple[int, int]]) -> nn.Modul
     name = model.model_name
     if get_spec(name).form == "deploy" and get_spec(name).family == "slimrlfn":
         name = "slimrlfn_x4" if widths == FULL_WIDTHS else "slimrlfn_prune_x4"
-    overrides = {"channels": model.channels, "inner_widths": widths}
-    if hasattr(model, "expand_ratio"):
-        overrides["expand_ratio"] = model.expand_ratio
-    pruned = build_model(name, **overrides).to(**_placement(model))
+    pruned = build_model(name, **{**build_overrides(model), "inner_widths": widths}).to(**_placement(model))
     # Everything outside c1_r/c2_r/c3_r keeps its shape and is copied as is.
     state = model.state_dict()
     inner = (".c1_r.", ".c2_r.", ".c3_r.")
