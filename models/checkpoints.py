@@ -146,13 +146,11 @@ def _mismatch(path, state: dict[str, torch.Tensor], model: nn.Module, strict: bo
 
 def matching_models(state: Mapping[str, torch.Tensor]) -> list[str]:
     """Registered models (default widths) whose keys and shapes equal those of ``state``."""
-    shapes = {k: _shape(v) for k, v in state.items()}
     found = []
     for name in list_models():
         model = build_model(name)
-        candidate, _ = _remap_keys(dict(state), model)
-        want = {k: _shape(v) for k, v in model.state_dict().items()}
-        if want == {k: _shape(v) for k, v in candidate.items()} or want == shapes:
+        candidate, _ = _remap_keys(dict(state), model)  # a state that fits without remapping comes back as is
+        if {k: _shape(v) for k, v in model.state_dict().items()} == {k: _shape(v) for k, v in candidate.items()}:
             found.append(name)
     return found
 
