@@ -1,14 +1,17 @@
-"""Resumable training state, written atomically: a kill or a full disk never destroys the last good file."""
+"""Training files (resumable state, progress and curve JSON), written atomically: a kill or a full disk never
+destroys the last good file."""
 
 from __future__ import annotations
 
-import os
+import json
 import pathlib
 import random
 import tempfile
 
 import numpy as np
 import torch
+
+from harness.records import atomic_write, atomic_write_text
 
 STATE_FORMAT = "sr-harness-train-state"
 
@@ -48,24 +51,20 @@ def check_writable(folder: pathlib.Path) -> None:
 
 
 def atomic_save(obj, path: pathlib.Path) -> None:
-    """torch.save to a temp file in the same folder, fsync, then os.replace over ``path``."""
-    path = pathlib.Path(path)
-    tmp = None
+    """torch.save ``obj`` over ``path`` atomically; a failed write keeps the previous file."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        tmp = None
+        atomic_write(path, lambda handle: torch.save(obj, handle))
     except OSError as exc:
         raise CheckpointWriteError(f"{path}: checkpoint not written ({exc.strerror or exc}); the previous one "
                                    "is kept; free disk space or choose another --out folder") from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
+
+
+def json_write(path: pathlib.Path, data) -> None:
+    try:
+        atomic_write_text(path, json.dumps(data, indent=2, default=float) + "\n")
+    except OSError as exc:
+        raise CheckpointWriteError(f"{path}: not written ({exc.strerror or exc}); free disk space or choose "
+                                   "another --out folder") from None
 
 
 def save_state(path: pathlib.Path, *, stage: str, step: int, model, optimizer, scheduler, extra: dict) -> None:

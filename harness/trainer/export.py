@@ -14,7 +14,8 @@ from harness.data import embedded_dataset
 from protocols.imresize import bicubic_upscale
 from protocols.quality import psnr_y, to_uint8
 
-from .stages import RecipeRun, environment, json_write
+from .checkpointing import json_write
+from .stages import RecipeRun, environment
 
 
 @torch.no_grad()

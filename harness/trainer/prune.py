@@ -11,9 +11,9 @@ from torch import nn
 import models
 from protocols.complexity import measure_complexity
 
+from .checkpointing import json_write
 from .config import StageConfig
 from .loop import train_stage, validate
-from .stages import json_write
 
 
 def next_widths(current: list[tuple[int, int]], target: list[tuple[int, int]], step: int) -> list[tuple[int, int]]:

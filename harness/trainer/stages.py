@@ -23,12 +23,13 @@ import models
 from models.checkpoints import CheckpointError
 
 from . import distributed
-from .checkpointing import CheckpointWriteError, atomic_save, check_writable, load_state_file
+from .checkpointing import check_writable, json_write, load_state_file
 from .config import ModelConfig, Recipe, StageConfig
 from .data import PatchDataset, PatchStream, load_pairs, validation_images
 from .init import interpolation_init
 from .logs import JsonlLog
 from .loop import StepBudget, train_stage
+from .prune import prune_stage
 
 
 class TrainError(ValueError):
@@ -87,17 +88,6 @@ def load_weights(cfg: ModelConfig, path: str) -> nn.Module:
         except CheckpointError:
             raise TrainError(str(first)) from None
         return models.unfused_from_deploy(deploy)
-
-
-def json_write(path: pathlib.Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, default=float) + "\n", encoding="utf-8")
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise CheckpointWriteError(f"{path}: not written ({exc.strerror or exc}); free disk space or choose "
-                                   "another --out folder") from None
 
 
 class RecipeRun:
@@ -185,8 +175,6 @@ class RecipeRun:
 
     # -- running --------------------------------------------------------------------------------------------
     def run(self) -> dict:
-        from .prune import prune_stage  # imported here: prune uses this module's helpers
-
         started = time.perf_counter()
         order = [r.name for r in self.recipe.expanded_stages()]
         for run in self.runs:
@@ -251,6 +239,3 @@ def environment() -> dict:
     return {"torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
             "threads": torch.get_num_threads()}
 
-
-def save_stage_state(path: pathlib.Path, obj) -> None:
-    atomic_save(obj, path)
