@@ -101,7 +101,8 @@ def measure_runtime(
     if mode not in MODES:
         raise ValueError(f"runtime mode {mode!r} is unknown; use one of {', '.join(MODES)}")
     kind = _device_kind(device)
-    model, inputs = _prepare(model, inputs, half=half)
+    inputs = _prepare_inputs(inputs, half=half)
+    model = _prepare_model(model, half=half)
     if mode == "ntire":
         warmup, repeats, min_time_s = 0, 1, 0.0
     with _cudnn_benchmark(False if mode == "ntire" else None):
@@ -142,9 +143,8 @@ def measure_interleaved(
     if rounds < 1 or warmup < 0:
         raise ValueError(f"rounds must be >= 1 and warmup >= 0, got rounds={rounds}, warmup={warmup}")
     kind = _device_kind(device)
-    prepared = {}
-    for name, fn in models.items():
-        prepared[name], timed_inputs = _prepare(fn, inputs, half=half)
+    timed_inputs = _prepare_inputs(inputs, half=half)
+    prepared = {name: _prepare_model(fn, half=half) for name, fn in models.items()}
     names = list(prepared)
     samples: dict[str, list[float]] = {n: [] for n in names}
     index: dict[str, list[int]] = {n: [] for n in names}
@@ -233,16 +233,20 @@ def _result(mode, kind, samples, index, *, warmup, repeats, half, flags) -> Runt
     )
 
 
-def _prepare(fn, inputs, *, half: bool):
+def _prepare_inputs(inputs, *, half: bool) -> list[torch.Tensor]:
     if not inputs:
         raise ValueError("runtime needs at least one input")
+    return [x.half() for x in inputs] if half else list(inputs)
+
+
+def _prepare_model(fn, *, half: bool):
     if isinstance(fn, nn.Module):
         fn.eval()
     if not half:
-        return fn, list(inputs)
+        return fn
     if not isinstance(fn, nn.Module):
         raise TypeError("half=True needs an nn.Module (an fp16 copy of it is timed)")
-    return copy.deepcopy(fn).half().eval(), [x.half() for x in inputs]
+    return copy.deepcopy(fn).half().eval()
 
 
 class _cudnn_benchmark:
