@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from pathlib import Path
 
@@ -46,12 +45,11 @@ def cmd_list(args) -> int:
 
 def cmd_eval(args) -> int:
     from .config import build_config  # noqa: PLC0415
-    from .records import RecordError, write_record  # noqa: PLC0415
+    from .records import refuse_overwrite, write_record  # noqa: PLC0415
     from .runner import run  # noqa: PLC0415
 
     out = Path(args.out)
-    if out.exists() and not args.force:  # fail before minutes of work, not after
-        raise RecordError(f"{out}: exists; refusing to overwrite (pass --force, or choose another --out)")
+    refuse_overwrite(out, force=args.force)  # fail before minutes of work, not after
     cfg = build_config(args.suite, models=_csv(args.models) if args.models else None,
                        data=[args.data] if args.data else None, weights_dir=args.weights_dir, device=args.device,
                        runtime_mode=args.runtime_mode, rounds=args.rounds, warmup=args.warmup,

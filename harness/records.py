@@ -64,11 +64,15 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
+def refuse_overwrite(path: str | os.PathLike, *, force: bool) -> None:
+    if Path(path).exists() and not force:
+        raise RecordError(f"{path}: exists; refusing to overwrite (pass --force, or choose another --out)")
+
+
 def write_record(record: dict, path: str | os.PathLike, *, force: bool = False) -> Path:
     """Write ``record`` to ``path``; refuse to replace an existing file unless ``force``."""
     path = Path(path)
-    if path.exists() and not force:
-        raise RecordError(f"{path}: exists; refusing to overwrite (pass --force, or choose another --out)")
+    refuse_overwrite(path, force=force)
     if record.get("schema_version") != SCHEMA_VERSION:
         raise RecordError(f"{path}: record has schema_version {record.get('schema_version')!r}, "
                           f"this harness writes {SCHEMA_VERSION}")
