@@ -16,6 +16,7 @@ Half precision (``half=True``) times an fp16 copy of the model and is never NTIR
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import platform
 import subprocess
@@ -249,19 +250,16 @@ def _prepare_model(fn, *, half: bool):
     return copy.deepcopy(fn).half().eval()
 
 
-class _cudnn_benchmark:
+@contextlib.contextmanager
+def _cudnn_benchmark(value: bool | None):
     """Set ``cudnn.benchmark`` for the block (None leaves it alone) and restore it afterwards."""
-
-    def __init__(self, value: bool | None):
-        self.value = value
-
-    def __enter__(self):
-        self.saved = torch.backends.cudnn.benchmark
-        if self.value is not None:
-            torch.backends.cudnn.benchmark = self.value
-
-    def __exit__(self, *exc):
-        torch.backends.cudnn.benchmark = self.saved
+    saved = torch.backends.cudnn.benchmark
+    if value is not None:
+        torch.backends.cudnn.benchmark = value
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = saved
 
 
 def _device_kind(device: str) -> str:
