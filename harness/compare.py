@@ -18,12 +18,11 @@ from .records import result_key
 
 @dataclass(frozen=True)
 class Tolerance:
-    metric: str
+    metric: str  # higher is better
     abs_tol: float
-    higher_is_better: bool | None  # None: any change is a regression (exact counts)
 
 
-TOLERANCES = (Tolerance("psnr_y", 0.005, True), Tolerance("psnr_rgb", 0.005, True), Tolerance("ssim_y", 0.0005, True))
+TOLERANCES = (Tolerance("psnr_y", 0.005), Tolerance("psnr_rgb", 0.005), Tolerance("ssim_y", 0.0005))
 COUNTS = ("params", "convs", "flops_g", "activations_m")
 DEFAULT_SPEED_THRESHOLD = 0.10  # 10 %: above the within-run noise of interleaved CPU timing, below a real 20 % slowdown
 

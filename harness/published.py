@@ -7,11 +7,12 @@ import tomllib
 from decimal import Decimal
 from pathlib import Path
 
+from .compare import TOLERANCES
+
 PUBLISHED_FILE = Path(__file__).with_name("published.toml")
 # A published value is reproduced when the measurement agrees to the published precision (half a unit of the last
-# digit) or to the metric's own tolerance, whichever is wider.
-METRIC_TOLERANCE = {"psnr_y": 0.005, "psnr_rgb": 0.005, "ssim_y": 0.0005}
-ACCURACY = ("psnr_y", "psnr_rgb", "ssim_y")
+# digit) or to the metric's own regression tolerance, whichever is wider.
+METRIC_TOLERANCE = {t.metric: t.abs_tol for t in TOLERANCES}
 
 
 def load_published(path: str | Path = PUBLISHED_FILE) -> dict:
@@ -29,7 +30,7 @@ def tolerance(metric: str, value: float) -> float:
 
 
 def _measured(row: dict, metric: str) -> float | None:
-    if metric in ACCURACY:
+    if metric in METRIC_TOLERANCE:
         return row["metrics"].get(metric)
     comp = row.get("complexity") or {}
     if metric == "params":
