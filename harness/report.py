@@ -9,6 +9,8 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
+from protocols.complexity import FLOPS_LABEL
+
 from .compare import compare, has_regression
 from .env import timing_mismatch
 from .plots import pareto_svg, pruning_svg
@@ -16,7 +18,6 @@ from .published import verdicts
 from .records import atomic_write_text
 
 TEMPLATES = Path(__file__).with_name("templates")
-FLOPS_LABEL = "FLOPs, fvcore, multiply-add counted once"
 METRIC_LABELS = {"psnr_y": "PSNR-Y", "psnr_rgb": "PSNR-RGB", "ssim_y": "SSIM-Y"}
 
 
