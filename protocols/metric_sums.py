@@ -71,7 +71,7 @@ def _band(rows: int) -> np.ndarray:
 
 
 def y_into(rgb: np.ndarray, out: np.ndarray, scratch: np.ndarray, coeffs: np.ndarray) -> None:
-    """``out = 16 + R c0 + G c1 + B c2`` evaluated left to right, bit-identical to ``quality.rgb_to_y``."""
+    """``out = 16 + R c0 + G c1 + B c2`` evaluated left to right (``quality.rgb_to_y`` calls it too)."""
     np.multiply(rgb[..., 0], coeffs[0], out=out)
     out += 16.0
     out += np.multiply(rgb[..., 1], coeffs[1], out=scratch)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from skimage.color.colorconv import ycbcr_from_rgb
 
-from protocols.metric_sums import SSIM_TAPS, metric_sums
+from protocols.metric_sums import SSIM_TAPS, metric_sums, y_into
 
 PEAK = 255.0
 # BT.601 coefficients scaled by 1000, so MATLAB's rounded Y can be computed in exact integer arithmetic.
@@ -88,7 +88,9 @@ def rgb_to_y(img_uint8: np.ndarray, *, rounded: bool = False) -> np.ndarray:
         # Y * 255000 = 16 * 255000 + sum(coeff_milli * channel); floor((n + half) / d) rounds half up exactly.
         numerator = sum(img_uint8[..., c] * _Y_COEFFS_MILLI[c] for c in range(3)) + (16 * 255000 + 127500)
         return (numerator // 255000).astype(np.float64)
-    return 16.0 + img_uint8[..., 0] * _Y_ROW[0] + img_uint8[..., 1] * _Y_ROW[1] + img_uint8[..., 2] * _Y_ROW[2]
+    y = np.empty(img_uint8.shape[:2])
+    y_into(img_uint8, y, np.empty_like(y), _Y_ROW)  # the arithmetic metric_sums uses, so both give the same bits
+    return y
 
 
 def psnr_from_mse(mse: float) -> float:
