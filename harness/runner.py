@@ -128,6 +128,7 @@ def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop
         metrics = image_metrics(sr, hr, crop=crop, rounded_y=rounded_y)
         return metrics, time.perf_counter() - start
 
+    net = _scaled(model.module) if model.module is not None else None
     pending = []
     with ThreadPoolExecutor(max_workers=1) as pool:
         for pair, x in progress(zip(pairs, inputs), total=len(pairs), desc=f"{model.key} on {dataset.name}"):
@@ -140,7 +141,7 @@ def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop
                 except InputError as exc:
                     raise RunError(f"{_where(dataset, pair)}: {exc}") from None
                 with torch.inference_mode():
-                    out = model.module(x * (model.module.data_range / 255.0))
+                    out = net(x)
                 sr = to_uint8(out, data_range=model.module.data_range)
             clock["forward" if model.module is not None else "bicubic"] += time.perf_counter() - t0
             if sr.shape != pair.hr.shape:
