@@ -83,7 +83,7 @@ def metric_sums(a: np.ndarray, b: np.ndarray, *, y_coeffs: np.ndarray, rounded_y
     height, width = a.shape[:2]
     out_h, out_w = height - SSIM_TAPS + 1, width - SSIM_TAPS + 1
     if out_h < 1 or out_w < 1:
-        raise ValueError(f"SSIM needs at least {SSIM_TAPS} x {SSIM_TAPS} pixels, got {width} x {height}")
+        raise ValueError(f"SSIM needs at least {SSIM_TAPS} x {SSIM_TAPS} pixels after cropping, got {width} x {height}")
     halo = SSIM_TAPS - 1
     col_blocks = -(-out_w // _COL_BLOCK)
     padded_w = col_blocks * _COL_BLOCK + halo  # padding columns only feed outputs that are not summed

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from skimage.color.colorconv import ycbcr_from_rgb
 
-from protocols.metric_sums import SSIM_TAPS, metric_sums, y_into
+from protocols.metric_sums import metric_sums, y_into
 
 PEAK = 255.0
 # BT.601 coefficients scaled by 1000, so MATLAB's rounded Y can be computed in exact integer arithmetic.
@@ -115,7 +115,7 @@ def psnr_y(sr: np.ndarray, hr: np.ndarray, *, crop: int, rounded_y: bool = False
 def ssim_y(sr: np.ndarray, hr: np.ndarray, *, crop: int) -> float:
     """SSIM on float BT.601 Y (Gaussian sigma 1.5, data range 255)."""
     a, b = _cropped_pair(sr, hr, crop)
-    sums = _sums(a, b, rounded_y=False)
+    sums = metric_sums(a, b, y_coeffs=_Y_ROW, rounded_y=False)
     return sums.ssim_sum / sums.ssim_pixels
 
 
@@ -126,7 +126,7 @@ def image_metrics(sr: np.ndarray, hr: np.ndarray, *, crop: int, rounded_y: bool 
     conventions never share a name.
     """
     a, b = _cropped_pair(sr, hr, crop)
-    sums = _sums(a, b, rounded_y=rounded_y)
+    sums = metric_sums(a, b, y_coeffs=_Y_ROW, rounded_y=rounded_y)
     metrics = {
         "psnr_y": psnr_from_mse(sums.sse_y / sums.pixels),
         "psnr_rgb": psnr_from_mse(sums.sse_rgb / (3 * sums.pixels)),
@@ -168,14 +168,6 @@ def _mse_uint8(a: np.ndarray, b: np.ndarray) -> float:
 
 def _psnr_of(a: np.ndarray, b: np.ndarray) -> float:
     return psnr_from_mse(float(np.mean(np.square(a - b))))
-
-
-def _sums(a: np.ndarray, b: np.ndarray, *, rounded_y: bool):
-    if min(a.shape[:2]) < SSIM_TAPS:
-        raise ValueError(
-            f"SSIM needs at least {SSIM_TAPS} x {SSIM_TAPS} pixels after cropping, got {a.shape[1]} x {a.shape[0]}"
-        )
-    return metric_sums(a, b, y_coeffs=_Y_ROW, rounded_y=rounded_y)
 
 
 def _check_rgb_uint8(img: np.ndarray, what: str) -> None:
