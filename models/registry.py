@@ -22,6 +22,7 @@ class ModelSpec:
     description: str
     factory: Callable[..., nn.Module] = field(repr=False)
     official: bool = False  # an official checkpoint <name>.pth exists
+    data_range: float = 255.0
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
