@@ -11,11 +11,12 @@ from torch import nn
 
 import models
 from harness.data import embedded_dataset
+from harness.env import fingerprint
 from protocols.imresize import bicubic_upscale
 from protocols.quality import psnr_y, to_uint8
 
 from .checkpointing import json_write
-from .stages import RecipeRun, environment
+from .stages import RecipeRun
 
 
 @torch.no_grad()
@@ -56,7 +57,8 @@ def export_all(runner: RecipeRun, *, measure_eval: bool = False) -> list[pathlib
                   "stages": lineage, "total_steps": sum(s.get("steps", 0) for s in lineage.values()),
                   "train_wall_s": sum(s.get("wall_s", 0.0) for s in lineage.values()),
                   "world_size": runner.dist.world_size, "device": str(runner.dist.device),
-                  "environment": environment(), "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                  "environment": fingerprint(runner.dist.device.type),
+                  "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         if measure_eval:
             record["eval"] = embedded_eval_psnr(model)
         models.save_model(model, target, config={"recipe": runner.recipe.name, "stage": export.stage,

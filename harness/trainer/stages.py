@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import pathlib
-import platform
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -233,9 +232,4 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed)
     random.seed(seed)
-
-
-def environment() -> dict:
-    return {"torch": torch.__version__, "python": platform.python_version(), "machine": platform.machine(),
-            "threads": torch.get_num_threads()}
 
