@@ -60,7 +60,7 @@ def read_rgb(path: str | Path) -> np.ndarray:
         raise DataError(f"{path}: 16-bit image; save it as 8 bits per channel (the protocol is 8-bit)")
     try:
         img = iio.imread(data, extension=path.suffix.lower())
-    except Exception as exc:  # imageio/Pillow raise many types for corrupt files
+    except Exception as exc:  # noqa: BLE001  (imageio/Pillow raise many types for corrupt files)
         reason = " ".join(str(exc).split())[:160]
         raise DataError(f"{path}: unreadable or truncated image ({reason}); re-export it as an 8-bit PNG") from None
     if img.dtype == bool:

@@ -108,7 +108,7 @@ def test_bootstrap_and_ratio_ci():
     assert low < np.median(base) < high and high - low < 0.2
     ratio, low, high = ratio_ci(base * 1.5, base)
     assert ratio == pytest.approx(1.5) and low < 1.5 < high
-    same, low, high = ratio_ci(base, rng.normal(10.0, 0.2, 200))
+    _, low, high = ratio_ci(base, rng.normal(10.0, 0.2, 200))
     assert low < 1.0 < high
     assert bootstrap_ci([3.0]) == (3.0, 3.0)
 
