@@ -195,12 +195,13 @@ def save_model(model: nn.Module, path: str | os.PathLike, *, config: dict | None
     if name is None:
         raise ValueError("model has no model_name; build it with models.build_model")
     get_spec(name)
+    config, extra = dict(config or {}), dict(extra or {})
+    _check_plain(config, "config")
+    _check_plain(extra, "extra")
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "model_name": name,
                "build_overrides": build_overrides(model),
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-               "config": config or {}, "extra": extra or {}}
-    _check_plain(config or {}, "config")
-    _check_plain(extra or {}, "extra")
+               "config": config, "extra": extra}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -213,8 +214,7 @@ def save_model(model: nn.Module, path: str | os.PathLike, *, config: dict | None
         pathlib.Path(tmp).unlink(missing_ok=True)
         raise
     return CheckpointInfo(path=str(path), sha256=sha256_file(path), model_name=name, key_style="project",
-                          n_tensors=len(payload["state_dict"]), strict=True, extra=dict(extra or {}),
-                          config=dict(config or {}))
+                          n_tensors=len(payload["state_dict"]), strict=True, extra=extra, config=config)
 
 
 def _check_plain(value, where: str) -> None:
