@@ -96,7 +96,8 @@ def _plain_state_dict(path, obj) -> dict[str, torch.Tensor]:
     wrapped = [k for k in WRAPPER_KEYS if isinstance(obj.get(k), Mapping)]
     if wrapped:
         raise _fail(path, f"is a wrapper dict whose weights sit under key {wrapped[0]!r}, not a plain state dict",
-                    f"extract them: torch.save(torch.load(path, weights_only=True)[{wrapped[0]!r}], 'plain.pth')")
+                    f"extract them: torch.save(torch.load(path, weights_only=True, map_location='cpu')"
+                    f"[{wrapped[0]!r}], 'plain.pth')")
     bad = next((k for k, v in obj.items() if not isinstance(v, torch.Tensor)), None)
     if bad is not None:
         raise _fail(path, f"is not a plain state dict: entry {bad!r} is a {type(obj[bad]).__name__}, not a tensor",
