@@ -182,7 +182,11 @@ def _add_trainer_commands(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return run_command(build_parser().parse_args(argv))
+
+
+def run_command(args) -> int:
+    """Run a parsed command (this CLI's or the trainer's standalone one) with the same error handling."""
     try:
         return args.func(args)
     except HarnessError as exc:

@@ -7,8 +7,9 @@ import torch
 from test_train_support import write_images, write_recipe
 
 import models
+from harness.cli import EXIT_ERROR
 from harness.trainer import checkpointing
-from harness.trainer.cli import EXIT_ERROR, main
+from harness.trainer.cli import main
 from harness.trainer.config import load_recipe
 from harness.trainer.stages import RecipeRun
 

@@ -13,13 +13,11 @@ import sys
 import torch
 
 import models
+from harness.cli import run_command
 
-from .checkpointing import CheckpointWriteError
 from .config import RecipeError, load_recipe
-from .data import TrainDataError
 from .loop import StopTraining
 
-EXIT_ERROR = 2
 EXIT_STOPPED = 3  # --max-steps spent before the recipe finished (resume with --resume)
 
 
@@ -122,16 +120,8 @@ def cmd_fuse(args) -> int:
     return 0
 
 
-ERRORS = (RecipeError, TrainDataError, CheckpointWriteError, models.CheckpointError, ValueError, OSError)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Standalone entry (``python -m harness.trainer``); the harness CLI offers the same subcommands."""
     parser = argparse.ArgumentParser(prog="python -m harness.trainer")
     add_subcommands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+    return run_command(parser.parse_args(argv))
