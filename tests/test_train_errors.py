@@ -94,3 +94,11 @@ def test_full_disk_keeps_the_last_good_checkpoint(tmp_path, recipe, monkeypatch,
     runner = RecipeRun(load_recipe(recipe), out=tmp_path / "out", device="cpu", progress=False, resume=True)
     runner.run()
     assert runner.finished["runs"]["s"]["steps"] == 6
+
+
+def test_damaged_progress_file_on_resume(tmp_path, recipe, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "progress.json").write_text('{"recipe": "r", "runs": {')
+    err = fails(train_argv(recipe, out, "--resume"), capsys)
+    assert "progress.json" in err and "--out" in err

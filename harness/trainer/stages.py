@@ -89,6 +89,18 @@ def load_weights(cfg: ModelConfig, path: str) -> nn.Module:
         return models.unfused_from_deploy(deploy)
 
 
+def read_progress(path: pathlib.Path) -> dict:
+    """The finished runs of a resumed run folder; a damaged file is one TrainError naming it."""
+    try:
+        progress = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):  # JSONDecodeError is a ValueError
+        progress = None
+    if not isinstance(progress, dict) or not isinstance(progress.get("runs"), dict):
+        raise TrainError(f"{path}: unreadable training progress; delete it (and state.pt) to restart the run, or "
+                         "choose another --out folder")
+    return progress
+
+
 class RecipeRun:
     def __init__(self, recipe: Recipe, *, out: pathlib.Path, export_dir: pathlib.Path | None = None,
                  device: str = "auto", resume: bool = False, only: list[str] | None = None,
@@ -111,7 +123,7 @@ class RecipeRun:
                 raise TrainError(f"{out}: already holds a training run; pass --resume to continue it or choose "
                                  "another --out folder")
         self.dist.barrier()
-        self.finished = json.loads(self.paths.progress.read_text()) if resume and self.paths.progress.exists() \
+        self.finished = read_progress(self.paths.progress) if resume and self.paths.progress.exists() \
             else {"recipe": recipe.name, "runs": {}}
         self.state = load_state_file(self.paths.state) if resume else None
         self.data_spec = data or recipe.data.train
