@@ -43,8 +43,9 @@ def test_empty_data_folder(tmp_path, recipe, capsys):
     assert "empty" in err
 
 
-def test_eval_images_are_refused(tmp_path, recipe, capsys):
-    assert "never used" in fails(train_argv(recipe, tmp_path / "out", "--data", "embedded:eval"), capsys)
+@pytest.mark.parametrize("spec", ["embedded:eval", "embedded", "embedded:"])
+def test_eval_images_are_refused(tmp_path, recipe, capsys, spec):
+    assert "never used" in fails(train_argv(recipe, tmp_path / "out", "--data", spec), capsys)
 
 
 def test_patch_larger_than_image(tmp_path, capsys):

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
-from harness.data import DataError, open_dataset
+from harness.data import DataError, EmbeddedDataset, open_dataset
 
 MAX_CROP_TRIES = 10
 
@@ -23,11 +23,11 @@ class TrainDataError(ValueError):
 
 def load_pairs(spec: str, *, scale: int, purpose: str = "training") -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     """(name, LR uint8 3xhxw, HR uint8 3xHxW) for every image; the embedded evaluation images are refused."""
-    if spec in ("embedded", "embedded:eval"):
-        raise TrainDataError(f"{spec}: the embedded evaluation images are never used for {purpose}; "
-                             "use 'embedded:train' or a folder")
     try:
         dataset = open_dataset(spec, scale=scale)
+        if isinstance(dataset, EmbeddedDataset) and dataset.split == "eval":  # whatever spelling chose it
+            raise TrainDataError(f"{spec}: the embedded evaluation images are never used for {purpose}; "
+                                 "use 'embedded:train' or a folder")
         pairs = [(p.name, _chw(p.lr), _chw(p.hr)) for p in dataset]
     except DataError as exc:
         raise TrainDataError(str(exc)) from None
