@@ -34,8 +34,8 @@ def test_two_process_ddp_ranks_agree(tmp_path):
     out = tmp_path / "ddp"
     # spawn, not fork: fork from a threaded process warns on Python >= 3.12 (and warnings are errors here)
     mp.spawn(_rank_main, args=(str(recipe), str(out), _free_port(), 2), nprocs=2, join=True)
-    rank0 = torch.load(out / "rank0.pt", weights_only=True)
-    rank1 = torch.load(out / "rank1.pt", weights_only=True)
+    rank0 = torch.load(out / "rank0.pt", map_location="cpu", weights_only=True)
+    rank1 = torch.load(out / "rank1.pt", map_location="cpu", weights_only=True)
     for key in rank0:
         assert torch.equal(rank0[key], rank1[key]), key
     assert (out / "stages" / "s.pth").exists() and (out / "log.jsonl").exists()

@@ -70,7 +70,7 @@ def test_resume_after_stop_is_bit_identical(tmp_path, images):
     run(recipe, tmp_path / "full")
     with pytest.raises(StopTraining):  # "killed" mid-way through the second stage, after its step-6 checkpoint
         run(recipe, tmp_path / "cut", max_steps=4 + 7)
-    assert torch.load(tmp_path / "cut" / "state.pt", weights_only=True)["step"] == 6
+    assert torch.load(tmp_path / "cut" / "state.pt", map_location="cpu", weights_only=True)["step"] == 6
     run(recipe, tmp_path / "cut", resume=True)
     for stage in ("teacher", "student_distill"):
         assert_identical(weights(tmp_path / "full" / "stages" / f"{stage}.pth"),
@@ -104,7 +104,7 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path, images):
     _, stderr = proc.communicate()
     assert proc.returncode == -signal.SIGKILL, stderr.decode()
     assert not (tmp_path / "cut" / "stages" / "s.pth").exists()
-    killed_at = torch.load(state, weights_only=True)["step"]
+    killed_at = torch.load(state, map_location="cpu", weights_only=True)["step"]
     assert 0 < killed_at < 80
     done = subprocess.run(_train_cmd(recipe, tmp_path / "cut", "--resume"), cwd=ROOT, env=env,
                           capture_output=True, text=True, check=False)
