@@ -23,6 +23,12 @@ PRUNED_WIDTHS = [(28, 28)] * 5 + [(30, 30)]
 EXPAND_RATIO = 2
 
 
+def deploy_name(inner_widths) -> str:
+    """Registry name of a deploy SlimRLFN: the full widths are ``slimrlfn_x4``, any other is a pruned model."""
+    widths = [tuple(int(w) for w in pair) for pair in inner_widths]
+    return "slimrlfn_x4" if widths == FULL_WIDTHS else "slimrlfn_prune_x4"
+
+
 def slimrlfn_deploy(*, channels: int = CHANNELS, inner_widths: Sequence[tuple[int, int]] = FULL_WIDTHS,
                     scale: int = 4) -> RLFNNet:
     return RLFNNet(channels=channels, inner_widths=inner_widths, scale=scale, key_style="slimrlfn")

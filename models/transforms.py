@@ -14,14 +14,14 @@ from torch import nn
 
 from .registry import build_model, build_overrides, get_spec
 from .reparam import RepConv3x3
-from .slimrlfn import FULL_WIDTHS, PRUNED_WIDTHS
+from .slimrlfn import deploy_name
 
 
 def _deploy_name(model: nn.Module) -> str:
     """Registry name of the deploy form with ``model``'s widths."""
     if get_spec(model.model_name).form == "deploy":
         return model.model_name
-    return "slimrlfn_prune_x4" if model.inner_widths == PRUNED_WIDTHS else "slimrlfn_x4"
+    return deploy_name(model.inner_widths)
 
 
 def _placement(model: nn.Module) -> dict:
@@ -118,7 +118,7 @@ def prune(model: nn.Module, inner_widths: Sequence[tuple[int, int]]) -> nn.Modul
         raise ValueError(f"{model.model_name} has {len(blocks)} blocks but {len(widths)} inner widths were given")
     name = model.model_name
     if get_spec(name).form == "deploy" and get_spec(name).family == "slimrlfn":
-        name = "slimrlfn_x4" if widths == FULL_WIDTHS else "slimrlfn_prune_x4"
+        name = deploy_name(widths)
     pruned = build_model(name, **{**build_overrides(model), "inner_widths": widths}).to(**_placement(model))
     # Everything outside c1_r/c2_r/c3_r keeps its shape and is copied as is.
     state = model.state_dict()
