@@ -60,6 +60,9 @@ class ModelEntry:
         return self.label or self.name
 
 
+BICUBIC_ENTRY = ModelEntry(name=BICUBIC, variant="MATLAB-exact bicubic (reference)")
+
+
 @dataclass(frozen=True)
 class RunConfig:
     suite: str | None
@@ -116,7 +119,7 @@ def parse_suites(data: dict, source: str) -> dict[str, Suite]:
         _check_keys(table, [*_fields(Suite), "bicubic"], where)
         models = []
         if table.get("bicubic", False):
-            models.append(ModelEntry(name=BICUBIC, variant="MATLAB-exact bicubic (reference)"))
+            models.append(BICUBIC_ENTRY)
         for i, entry in enumerate(table.get("models", [])):
             _check_keys(entry, _fields(ModelEntry), f"{where} models[{i}]")
             models.append(ModelEntry(**entry))
@@ -176,8 +179,7 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
                               f"it has: {', '.join(m.key for m in suite.models)}")
         entries = [by_name[m] for m in models]
     elif models:
-        entries = [ModelEntry(name=BICUBIC, variant="MATLAB-exact bicubic (reference)") if m == BICUBIC
-                   else _adhoc_entry(m) for m in models]
+        entries = [BICUBIC_ENTRY if m == BICUBIC else _adhoc_entry(m) for m in models]
     else:
         entries = list(suite.models)
 
