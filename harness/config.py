@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import PROJECT_ROOT, HarnessError
+from . import PROJECT_ROOT, HarnessError, toml
 
 SUITES_FILE = Path(__file__).with_name("suites.toml")
 WEIGHTS_ENV = "SR_WEIGHTS_DIR"
@@ -135,8 +134,8 @@ def parse_suites(data: dict, source: str) -> dict[str, Suite]:
 def load_suites(path: str | os.PathLike = SUITES_FILE) -> dict[str, Suite]:
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+        data = toml.loads(path.read_text(encoding="utf-8"))
+    except (OSError, toml.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read suites file ({exc})") from None
     return parse_suites(data, str(path))
 

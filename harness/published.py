@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-import tomllib
 from decimal import Decimal
 from pathlib import Path
 
+from . import toml
 from .compare import TOLERANCES
 
 PUBLISHED_FILE = Path(__file__).with_name("published.toml")
@@ -17,7 +17,7 @@ METRIC_TOLERANCE = {t.metric: t.abs_tol for t in TOLERANCES}
 
 def load_published(path: str | Path = PUBLISHED_FILE) -> dict:
     with open(path, "rb") as fh:
-        data = tomllib.load(fh)
+        data = toml.load(fh)
     return {"entries": data.get("published", []), "checkpoints": {c["sha256"]: c for c in data.get("checkpoint", [])}}
 
 

@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from .. import toml
 
 RECIPES_DIR = pathlib.Path(__file__).resolve().parent / "recipes"
 
@@ -144,8 +140,8 @@ def resolve_recipe_path(spec: str | pathlib.Path) -> pathlib.Path:
 def load_recipe(spec: str | pathlib.Path) -> Recipe:
     path = resolve_recipe_path(spec)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+        raw = toml.loads(path.read_text(encoding="utf-8"))
+    except toml.TOMLDecodeError as exc:
         raise RecipeError(f"{path}: not valid TOML: {exc}") from None
     top = {"recipe", "data", "models", "defaults", "stages", "exports"}
     for key in raw:
