@@ -9,7 +9,8 @@ All metric functions take uint8 H x W x 3 RGB arrays of equal shape (SR already 
 - PSNR = 10 log10(255^2 / MSE) with a float64 MSE; identical images give ``math.inf`` (no warning).
 - SSIM: the standard SR setting of scikit-image's ``structural_similarity`` (Gaussian window sigma 1.5,
   11 x 11, data range 255, population covariance, mean over the window-interior pixels), on float Y, computed
-  by ``metric_sums`` in one cache-friendly float64 pass (tests hold it to scikit-image within 1e-12).
+  by ``metric_sums`` in one cache-friendly float64 pass (tests hold it to scikit-image within 1e-12); the HR
+  side can be prepared once per image (``prepare_reference``) and reused for every model.
 - Set values are means of per-image values, never the PSNR of a pooled MSE.
 - Greyscale: the data reader replicates a 1-channel image into three equal RGB channels, so its Y is
   ``16 + 219/255 g``, as in RCAN-style scripts (about +1.32 dB against scripts that use raw grey values).
@@ -23,7 +24,8 @@ import numpy as np
 import torch
 from skimage.color.colorconv import ycbcr_from_rgb
 
-from protocols.metric_sums import metric_sums, y_into
+from protocols.metric_sums import Reference, metric_sums, y_into
+from protocols.metric_sums import prepare_reference as _prepare_cropped
 
 PEAK = 255.0
 # BT.601 coefficients scaled by 1000, so MATLAB's rounded Y can be computed in exact integer arithmetic.
@@ -33,9 +35,11 @@ _Y_ROW = ycbcr_from_rgb[0] / 255.0
 
 __all__ = [
     "PEAK",
+    "ReferenceCache",
     "image_metrics",
     "mean_metrics",
     "modcrop",
+    "prepare_reference",
     "psnr_from_mse",
     "psnr_rgb",
     "psnr_y",
@@ -89,7 +93,7 @@ def rgb_to_y(img_uint8: np.ndarray, *, rounded: bool = False) -> np.ndarray:
         numerator = sum(img_uint8[..., c] * _Y_COEFFS_MILLI[c] for c in range(3)) + (16 * 255000 + 127500)
         return (numerator // 255000).astype(np.float64)
     y = np.empty(img_uint8.shape[:2])
-    y_into(img_uint8, y, np.empty_like(y), _Y_ROW)  # the arithmetic metric_sums uses, so both give the same bits
+    y_into(img_uint8.astype(np.float64), y, _Y_ROW)  # the arithmetic of prepare_reference's HR Y, bit for bit
     return y
 
 
@@ -119,14 +123,46 @@ def ssim_y(sr: np.ndarray, hr: np.ndarray, *, crop: int) -> float:
     return sums.ssim_sum / sums.ssim_pixels
 
 
-def image_metrics(sr: np.ndarray, hr: np.ndarray, *, crop: int, rounded_y: bool = False) -> dict[str, float]:
+def prepare_reference(hr: np.ndarray, *, crop: int) -> Reference:
+    """The HR-only part of ``image_metrics`` (Y, rounded Y, SSIM means and variances), computed once per image
+    and passed as ``reference=`` for every model scored against that image."""
+    _, b = _cropped_pair(hr, hr, crop)
+    return _prepare_cropped(b, y_coeffs=_Y_ROW)
+
+
+class ReferenceCache:
+    """``prepare_reference`` results of one dataset by image key, for scoring several models against it.
+
+    References are kept while their total stays within ``max_bytes`` (about 36 bytes per pixel); images past
+    that budget are prepared again on every use, so a large dataset costs time, never unbounded memory.
+    """
+
+    def __init__(self, *, crop: int, max_bytes: int = 1 << 30):
+        self.crop, self.max_bytes, self.nbytes = crop, max_bytes, 0
+        self._kept: dict = {}
+
+    def get(self, key, hr: np.ndarray) -> Reference:
+        reference = self._kept.get(key)
+        if reference is None:
+            reference = prepare_reference(hr, crop=self.crop)
+            if self.nbytes + reference.nbytes <= self.max_bytes:
+                self._kept[key] = reference
+                self.nbytes += reference.nbytes
+        return reference
+
+
+def image_metrics(sr: np.ndarray, hr: np.ndarray, *, crop: int, rounded_y: bool = False,
+                  reference: Reference | None = None) -> dict[str, float]:
     """All metrics of one image: ``psnr_y`` (float Y), ``psnr_rgb``, ``ssim_y``.
 
     ``rounded_y=True`` adds ``psnr_y_rounded`` (MATLAB uint8 Y); ``psnr_y`` always stays float Y, so the two
-    conventions never share a name.
+    conventions never share a name. ``reference`` (optional) is ``prepare_reference(hr, crop=crop)``; it gives
+    the same values and saves the HR half of the work when several models are scored against one image.
     """
     a, b = _cropped_pair(sr, hr, crop)
-    sums = metric_sums(a, b, y_coeffs=_Y_ROW, rounded_y=rounded_y)
+    if reference is not None and not np.array_equal(reference.hr, b):  # a cheap byte compare against misuse
+        raise ValueError("reference was prepared from another HR image or crop; use prepare_reference(hr, crop=crop)")
+    sums = metric_sums(a, b, y_coeffs=_Y_ROW, rounded_y=rounded_y, reference=reference)
     metrics = {
         "psnr_y": psnr_from_mse(sums.sse_y / sums.pixels),
         "psnr_rgb": psnr_from_mse(sums.sse_rgb / (3 * sums.pixels)),

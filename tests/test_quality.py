@@ -9,9 +9,11 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from protocols.quality import (
+    ReferenceCache,
     image_metrics,
     mean_metrics,
     modcrop,
+    prepare_reference,
     psnr_from_mse,
     psnr_rgb,
     psnr_y,
@@ -205,3 +207,33 @@ def test_to_uint8_cpu_path_equals_torch_quantisation(data_range):
     expected = img.round().to(torch.uint8).permute(1, 2, 0).numpy()
     out = to_uint8(x, data_range=data_range)
     assert out.flags.c_contiguous and np.array_equal(out, expected)
+
+
+def test_prepared_reference_gives_the_same_metrics_for_every_model():
+    import skimage.data
+
+    hr = modcrop(skimage.data.coffee(), 4)  # 400 x 600: several 64-row strips
+    cache = ReferenceCache(crop=4)
+    for seed in range(3):  # three "models" scored against one prepared HR image
+        noise = np.random.default_rng(seed).integers(-6, 7, hr.shape)
+        sr = np.clip(hr.astype(int) + noise, 0, 255).astype(np.uint8)
+        reused = image_metrics(sr, hr, crop=4, rounded_y=True, reference=cache.get("coffee", hr))
+        assert reused == image_metrics(sr, hr, crop=4, rounded_y=True)
+        assert reused["ssim_y"] == pytest.approx(_skimage_ssim_y(sr, hr, 4), abs=1e-12)
+    assert cache.nbytes > 0 and cache.get("coffee", hr) is cache.get("coffee", hr)
+
+
+def test_reference_of_another_image_or_crop_is_refused():
+    sr, hr = _random_pair(3, shape=(40, 40, 3))
+    with pytest.raises(ValueError, match="another HR image or crop"):
+        image_metrics(sr, hr, crop=2, reference=prepare_reference(sr, crop=2))
+    with pytest.raises(ValueError, match="another HR image or crop"):
+        image_metrics(sr, hr, crop=2, reference=prepare_reference(hr, crop=3))
+
+
+def test_reference_cache_keeps_nothing_past_its_byte_budget():
+    sr, hr = _random_pair(4, shape=(40, 40, 3))
+    cache = ReferenceCache(crop=2, max_bytes=1)
+    first = cache.get(0, hr)
+    assert cache.nbytes == 0 and cache.get(0, hr) is not first
+    assert image_metrics(sr, hr, crop=2, reference=first) == image_metrics(sr, hr, crop=2)
