@@ -112,8 +112,11 @@ def centre_crops(tensors: list[torch.Tensor], side: int) -> list[torch.Tensor]:
 
 
 def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop: int, rounded_y: bool,
-                 clock: dict, progress: Callable) -> list[dict]:
+                 clock: dict, progress: Callable, references=None) -> list[dict]:
     """Per-image PSNR-Y, PSNR-RGB and SSIM-Y of one model (or the bicubic row) over the dataset.
+
+    ``references`` (a ``ReferenceCache`` shared by all models on the dataset) holds the HR-side work, so it is
+    done once per image rather than once per model.
 
     Image i's metrics run on a worker thread while image i+1 goes through the model (numpy releases the GIL),
     so they cost wall time only where they outlast the forward passes. ``clock`` gets both: ``metrics`` is the
@@ -121,17 +124,20 @@ def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop
     """
     from models import InputError, check_input  # noqa: PLC0415
     from protocols.imresize import bicubic_upscale  # noqa: PLC0415
-    from protocols.quality import image_metrics, to_uint8  # noqa: PLC0415
+    from protocols.quality import ReferenceCache, image_metrics, to_uint8  # noqa: PLC0415
 
-    def measured_metrics(sr, hr):
+    references = references if references is not None else ReferenceCache(crop=crop)
+
+    def measured_metrics(sr, hr, index):
         start = time.perf_counter()
-        metrics = image_metrics(sr, hr, crop=crop, rounded_y=rounded_y)
+        metrics = image_metrics(sr, hr, crop=crop, rounded_y=rounded_y, reference=references.get(index, hr))
         return metrics, time.perf_counter() - start
 
     net = _scaled(model.module) if model.module is not None else None
     pending = []
     with ThreadPoolExecutor(max_workers=1) as pool:
-        for pair, x in progress(zip(pairs, inputs), total=len(pairs), desc=f"{model.key} on {dataset.name}"):
+        for index, (pair, x) in enumerate(progress(zip(pairs, inputs), total=len(pairs),
+                                                   desc=f"{model.key} on {dataset.name}")):
             t0 = time.perf_counter()
             if model.module is None:
                 sr = bicubic_upscale(pair.lr, scale)
@@ -147,7 +153,7 @@ def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop
             if sr.shape != pair.hr.shape:
                 raise RunError(f"{_where(dataset, pair)}: SR output {sr.shape[1]}x{sr.shape[0]} does not match HR "
                                f"{pair.hr.shape[1]}x{pair.hr.shape[0]}; check that the LR is the HR / {scale}")
-            pending.append((pair.name, pool.submit(measured_metrics, sr, pair.hr)))
+            pending.append((pair.name, pool.submit(measured_metrics, sr, pair.hr, index)))
         t0 = time.perf_counter()
         per_image = []
         for name, future in pending:
@@ -231,7 +237,7 @@ def run(cfg: RunConfig, *, datasets: list | None = None) -> dict:
 def _run(cfg: RunConfig, datasets: list | None) -> dict:
     from models import build_model  # noqa: PLC0415
     from protocols.complexity import measure_complexity  # noqa: PLC0415
-    from protocols.quality import mean_metrics  # noqa: PLC0415
+    from protocols.quality import ReferenceCache, mean_metrics  # noqa: PLC0415
 
     started = dt.datetime.now(dt.timezone.utc)
     clock = defaultdict(float)
@@ -270,8 +276,10 @@ def _run(cfg: RunConfig, datasets: list | None) -> dict:
         clock["decode"] += time.perf_counter() - t0
         dataset_info.append({"name": dataset.name, "n_images": len(pairs), **_jsonable(dataset.describe())})
 
+        references = ReferenceCache(crop=crop)  # each HR image's share of the metrics, done once for all models
         per_model = {m.key: quality_pass(m, dataset, pairs, inputs, scale=cfg.scale, crop=crop,
-                                         rounded_y=cfg.protocol.rounded_y, clock=clock, progress=_progress)
+                                         rounded_y=cfg.protocol.rounded_y, clock=clock, progress=_progress,
+                                         references=references)
                      for m in loaded}
         t0 = time.perf_counter()
         runtime, speed, timing_input = ({}, {}, None)
