@@ -112,7 +112,7 @@ def centre_crops(tensors: list[torch.Tensor], side: int) -> list[torch.Tensor]:
 
 
 def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop: int, rounded_y: bool,
-                 clock: dict, progress: Callable, references=None) -> list[dict]:
+                 clock: dict, progress: Callable, references) -> list[dict]:
     """Per-image PSNR-Y, PSNR-RGB and SSIM-Y of one model (or the bicubic row) over the dataset.
 
     ``references`` (a ``ReferenceCache`` shared by all models on the dataset) holds the HR-side work, so it is
@@ -124,9 +124,7 @@ def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop
     """
     from models import InputError, check_input  # noqa: PLC0415
     from protocols.imresize import bicubic_upscale  # noqa: PLC0415
-    from protocols.quality import ReferenceCache, image_metrics, to_uint8  # noqa: PLC0415
-
-    references = references if references is not None else ReferenceCache(crop=crop)
+    from protocols.quality import image_metrics, to_uint8  # noqa: PLC0415
 
     def measured_metrics(sr, hr, index):
         start = time.perf_counter()
