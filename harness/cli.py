@@ -1,24 +1,42 @@
 """Command line: `python -m harness {list, eval, compare, report, baseline}` (+ train/prune/fuse from the trainer).
 
-Every expected failure (bad input, missing file, regression) is one line on stderr and a non-zero exit.
+Every failure is one line on stderr and an exit code (harness.errors); --debug shows the traceback instead.
+Nothing heavy (torch) is imported before a command runs, so --help, --version and list start fast.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
 
-from . import PROJECT_ROOT, HarnessError
+from . import PROJECT_ROOT
+from .errors import EXIT_CODES_HELP, EXIT_FAILED_ROWS, EXIT_REGRESSION, EXIT_USAGE, run_command
 
-EXIT_ERROR = 2  # bad input or configuration
-EXIT_REGRESSION = 1  # compare found a regression
+EXIT_ERROR = EXIT_USAGE  # bad input or configuration (kept for callers of the earlier name)
 DEFAULT_BASELINE = PROJECT_ROOT / "results" / "baseline.json"
 
 
 def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+    try:
+        return version("sr-harness")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def cmd_list(args) -> int:
@@ -45,26 +63,33 @@ def cmd_list(args) -> int:
 
 def cmd_eval(args) -> int:
     from .config import build_config  # noqa: PLC0415
-    from .records import refuse_overwrite, write_record  # noqa: PLC0415
+    from .outputs import distinct  # noqa: PLC0415
+    from .records import record_destination, write_record  # noqa: PLC0415
+    from .report import report_destination, write_report  # noqa: PLC0415
+
+    out = record_destination(args.out, force=args.force)  # every destination checked before minutes of work
+    report = report_destination(args.report) if args.report else None
+    distinct(out, *([report] if report else []))
+    cfg = build_config(args.suite, models=_csv(args.models) if args.models else None, data=args.data or None,
+                       weights_dir=args.weights_dir, device=args.device, runtime_mode=args.runtime_mode,
+                       rounds=args.rounds, warmup=args.warmup, timing_size=args.timing_size, threads=args.threads,
+                       names=args.name.split(",") if args.name is not None else None,
+                       extra_metrics=args.metric, max_pixels=args.max_pixels)
+    baseline = _optional_baseline(args.baseline)
     from .runner import run  # noqa: PLC0415
 
-    out = Path(args.out)
-    refuse_overwrite(out, force=args.force)  # fail before minutes of work, not after
-    cfg = build_config(args.suite, models=_csv(args.models) if args.models else None,
-                       data=[args.data] if args.data else None, weights_dir=args.weights_dir, device=args.device,
-                       runtime_mode=args.runtime_mode, rounds=args.rounds, warmup=args.warmup,
-                       timing_size=args.timing_size, threads=args.threads)
     record = run(cfg)
-    write_record(record, out, force=args.force)
-    print(f"wrote {out} ({len(record['results'])} rows, {record['wall_seconds']:.0f} s)")
+    write_record(record, out)
+    print(f"wrote {out.path} ({len(record['results'])} rows, {record['wall_seconds']:.0f} s)")
     for missing in record["missing"]:
         print(f"note: {missing['model']} skipped: {missing['checkpoint']}: {missing['reason']}")
-    if args.report:
-        from .report import write_report  # noqa: PLC0415
-        baseline = _optional_baseline(args.baseline)
-        write_report([record], args.report, baseline=baseline)
-        print(f"wrote {args.report}")
-    return 0
+    if report:
+        write_report([record], report, baseline=baseline)
+        print(f"wrote {report.path}")
+    failed = [r for r in record["results"] if r["status"] != "ok"]
+    for row in failed:
+        print(f"error: {row['model']} on {row['dataset']} failed: {row['error']}", file=sys.stderr)
+    return EXIT_FAILED_ROWS if failed else 0
 
 
 def _optional_baseline(path):
@@ -89,7 +114,7 @@ def cmd_compare(args) -> int:
     if has_regression(deltas):
         failing = sum(d.failing for d in deltas)
         print(f"REGRESSION: {failing} check(s) failed; if the change is intended, update the baseline with "
-              f"`python -m harness baseline update --from {args.run}` and say why in the commit message",
+              f"`python -m harness baseline update --from {args.run} --accept 'why'` and say why in the commit",
               file=sys.stderr)
         return EXIT_REGRESSION
     print(f"ok: {len(deltas)} checks within tolerance")
@@ -97,49 +122,64 @@ def cmd_compare(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from .outputs import Destination, distinct  # noqa: PLC0415
     from .records import load_record  # noqa: PLC0415
-    from .report import write_report  # noqa: PLC0415
+    from .report import report_destination, write_report  # noqa: PLC0415
 
+    dest = report_destination(args.output, flag="-o")
+    inputs = [Destination(Path(p), "record", flag="a run record") for p in args.runs]
+    distinct(dest, *inputs)
     records = [load_record(p) for p in args.runs]
-    write_report(records, args.output, baseline=_optional_baseline(args.baseline))
-    print(f"wrote {args.output}")
+    write_report(records, dest, baseline=_optional_baseline(args.baseline))
+    print(f"wrote {dest.path}")
     return 0
 
 
 def cmd_baseline_update(args) -> int:
-    from .compare import compare, format_table  # noqa: PLC0415
-    from .records import load_record, write_record  # noqa: PLC0415
+    from .baseline import BaselineRegression, update_baseline  # noqa: PLC0415
 
-    new = load_record(args.source)
-    target = Path(args.to)
-    if target.exists():
-        print(format_table(compare(new, load_record(target)), only_moved=True))
-    write_record(new, target, force=True)
-    print(f"baseline {target} <- {args.source} (run {new['run_id']}); commit it with a message saying why")
+    try:
+        new, table = update_baseline(args.source, args.to, allow_new_rows=args.allow_new_rows, accept=args.accept)
+    except BaselineRegression as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_REGRESSION
+    if table:
+        print(table)
+    print(f"baseline {args.to} <- {args.source} (run {new['run_id']}); commit it with a message saying why")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sr-harness", description="Efficient-SR benchmark harness (NTIRE ESR protocol)")
+    parser = argparse.ArgumentParser(prog="sr-harness", description="Efficient-SR benchmark harness (NTIRE ESR "
+                                     "protocol)", epilog=EXIT_CODES_HELP)
+    parser.add_argument("--version", action="version", version=f"sr-harness {_version()}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error instead of one line")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("list", help="models, suites and datasets known")
     p.add_argument("pattern", nargs="?", help="glob over model names, e.g. 'slimrlfn*'")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("eval", help="models x datasets x protocols -> one record file")
+    p = sub.add_parser("eval", help="models x datasets x protocols -> one record file", epilog=EXIT_CODES_HELP)
     p.add_argument("--suite", help="suite from harness/suites.toml (default, official, ntire2024)")
-    p.add_argument("--models", help="comma-separated registry names, 'bicubic', or paths to .pth files")
-    p.add_argument("--data", help="dataset folder, or 'embedded'")
+    p.add_argument("--models", help="comma-separated registry names, 'bicubic', or paths to checkpoint files")
+    p.add_argument("--name", default=None, help="comma-separated row labels for --models, in order (an empty item "
+                   "keeps the default: the registry name or the file stem)")
+    p.add_argument("--data", action="append", help="dataset folder, or 'embedded' (repeatable)")
     p.add_argument("--weights-dir", default=None, help="folder with official <model>.pth files (or SR_WEIGHTS_DIR)")
     p.add_argument("--device", choices=("cpu", "cuda"), default=None)
     p.add_argument("--runtime-mode", choices=("ntire", "steady"), default=None)
-    p.add_argument("--rounds", type=int, default=None, help="timed rounds per model (steady timing)")
+    p.add_argument("--rounds", type=_positive_int, default=None, help="timed rounds per model (steady timing)")
     p.add_argument("--warmup", type=int, default=None, help="untimed rounds per model")
     p.add_argument("--timing-size", type=int, default=None, help="LR side of the steady-timing crops")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (overrides the suite's; recorded in the fingerprint)")
+    p.add_argument("--threads", type=_positive_int, default=None,
+                   help="torch CPU threads (overrides the suite's; recorded in the fingerprint)")
+    p.add_argument("--metric", action="append", default=[], help="also compute an optional metric (ssim_rgb: "
+                   "the NTIRE script's --ssim, mean SSIM over R, G, B); repeatable")
+    p.add_argument("--max-pixels", type=_positive_int, default=None,
+                   help="refuse images with more pixels than this (default 36,000,000), checked before decoding")
     p.add_argument("--out", required=True, help="record file to write (JSON)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out record")
     p.add_argument("--report", default=None, help="also render an HTML report to this file")
     p.add_argument("--baseline", default=None, help="baseline record for the report's diff section")
     p.set_defaults(func=cmd_eval)
@@ -155,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="render records as one self-contained HTML file")
     p.add_argument("runs", nargs="+")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("-o", "--output", required=True, help="HTML file (an earlier report is replaced, nothing else)")
     p.add_argument("--baseline", default=None, help="baseline record for the diff section")
     p.set_defaults(func=cmd_report)
 
@@ -164,44 +204,27 @@ def build_parser() -> argparse.ArgumentParser:
     u = bsub.add_parser("update", help="replace the baseline with a run record (the one explicit update)")
     u.add_argument("--from", dest="source", required=True, help="run record, e.g. results/latest.json")
     u.add_argument("--to", default=str(DEFAULT_BASELINE))
+    u.add_argument("--allow-new-rows", action="store_true", help="accept rows the current baseline lacks")
+    u.add_argument("--accept", default=None, metavar="REASON",
+                   help="replace the baseline even though the record regresses against it; REASON is stored")
     u.set_defaults(func=cmd_baseline_update)
 
-    _add_trainer_commands(sub)
+    from .trainer.commands import add_subcommands  # noqa: PLC0415  (argument definitions only: no torch)
+
+    add_subcommands(sub)
+    for command in [*sub.choices.values(), u]:  # --debug is accepted after the command name too
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
-def _add_trainer_commands(sub) -> None:
-    """The trainer registers train/prune/fuse; imported lazily so the CLI works without it."""
-    try:
-        trainer_cli = importlib.import_module("harness.trainer.cli")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("harness.trainer", "harness.trainer.cli"):
-            raise
-        return
-    trainer_cli.add_subcommands(sub)
-
-
 def main(argv: list[str] | None = None) -> int:
-    return run_command(build_parser().parse_args(argv))
-
-
-def run_command(args) -> int:
-    """Run a parsed command (this CLI's or the trainer's standalone one) with the same error handling."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
     try:
-        return args.func(args)
-    except HarnessError as exc:
-        return _fail(exc)
-    except (KeyError, ValueError, OSError) as exc:
-        # Errors of the models / protocols / data layers are written as one line naming the file; anything
-        # else is a bug and keeps its traceback.
-        if type(exc).__module__.split(".")[0] in ("models", "protocols", "harness"):
-            return _fail(exc)
-        raise
-
-
-def _fail(exc) -> int:
-    print(f"error: {exc}", file=sys.stderr)
-    return EXIT_ERROR
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: usage errors exit 2, --help / --version exit 0
+        return int(exc.code or 0)
+    return run_command(args.func, args, debug=args.debug)
 
 
 if __name__ == "__main__":

@@ -12,21 +12,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from . import metrics
 from .env import timing_mismatch
 from .records import result_key
 
-
-@dataclass(frozen=True)
-class Tolerance:
-    metric: str  # higher is better
-    abs_tol: float
-
-
-TOLERANCES = (Tolerance("psnr_y", 0.005), Tolerance("psnr_rgb", 0.005), Tolerance("ssim_y", 0.0005))
-COUNTS = ("params", "convs", "flops_g", "activations_m")
+GATED_QUALITY = tuple(m for m in metrics.of_kind("quality") if m.tolerance is not None)
 DEFAULT_SPEED_THRESHOLD = 0.10  # 10 %: above the within-run noise of interleaved CPU timing, below a real 20 % slowdown
 
-FAILING = ("regressed", "missing", "changed")
+FAILING = ("regressed", "missing", "changed", "failed")
 
 
 @dataclass(frozen=True)
@@ -36,7 +29,7 @@ class Delta:
     metric: str
     baseline: float | None
     current: float | None
-    status: str  # ok | improved | regressed | changed | missing | new | not_comparable | info
+    status: str  # ok | improved | regressed | changed | missing | failed | new | not_comparable | info
     note: str = ""
 
     @property
@@ -51,21 +44,30 @@ class Delta:
 
 
 def _accuracy(key, cur: dict, base: dict) -> list[Delta]:
+    """Every gated quality metric present on either side; a metric present on one side only is failing."""
     out = []
-    for tol in TOLERANCES:
-        b, c = base["metrics"].get(tol.metric), cur["metrics"].get(tol.metric)
-        if b is None or c is None:
+    for metric in GATED_QUALITY:
+        b, c = base["metrics"].get(metric.name), cur["metrics"].get(metric.name)
+        if b is None and c is None:
+            if metric.optional:
+                continue
+            out.append(Delta(*key, metric.name, None, None, "missing", "absent from both run and baseline"))
             continue
+        if b is None or c is None:
+            out.append(Delta(*key, metric.name, b, c, "missing",
+                             f"absent from the {'baseline' if b is None else 'run'}; a metric is never skipped"))
+            continue
+        tol = metric.tolerance
         if math.isinf(b) or math.isinf(c):
             status = "ok" if b == c else ("improved" if c > b else "regressed")
         else:
             d = c - b
-            status = "ok" if abs(d) <= tol.abs_tol + 1e-12 else ("improved" if d > 0 else "regressed")
-        out.append(Delta(*key, tol.metric, b, c, status, f"tolerance {tol.abs_tol:g}"))
+            status = "ok" if abs(d) <= tol + 1e-12 else ("improved" if d > 0 else "regressed")
+        out.append(Delta(*key, metric.name, b, c, status, f"tolerance {tol:g}"))
     if cur.get("n_images") != base.get("n_images"):
         out.append(Delta(*key, "n_images", base.get("n_images"), cur.get("n_images"), "changed", "must match exactly"))
     bc, cc = base.get("complexity") or {}, cur.get("complexity") or {}
-    for name in COUNTS:
+    for name in metrics.COMPLEXITY:
         if name in bc or name in cc:
             same = bc.get(name) == cc.get(name)
             out.append(Delta(*key, name, bc.get(name), cc.get(name), "ok" if same else "changed", "must match exactly"))
@@ -116,6 +118,9 @@ def compare(run: dict, baseline: dict, *, speed_threshold: float = DEFAULT_SPEED
         c = cur.get(key)
         if c is None:
             deltas.append(Delta(*key, "result", None, None, "missing", "in the baseline but not in this run"))
+            continue
+        if c.get("status", "ok") != "ok":
+            deltas.append(Delta(*key, "result", None, None, "failed", c.get("error") or "the model failed"))
             continue
         deltas += _accuracy(key, c, b)
         deltas += _speed(key, c, b, speed_threshold)

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import PROJECT_ROOT, HarnessError, toml
+from . import PROJECT_ROOT, HarnessError, metrics, toml
 
 SUITES_FILE = Path(__file__).with_name("suites.toml")
 WEIGHTS_ENV = "SR_WEIGHTS_DIR"
@@ -36,8 +36,16 @@ class ProtocolConfig:
     speed_reference: str = "rlfn_ntire_x4"  # architecture timed in every run; runtime ratios are relative to it
     half: bool = False  # fp16 timing (CUDA only; flagged as not NTIRE-comparable)
     threads: int | None = None  # torch CPU threads for the run; None = torch's default (recorded either way)
+    extra_metrics: tuple[str, ...] = ()  # optional metrics of the registry to compute too, e.g. ("ssim_rgb",)
 
     def __post_init__(self):
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            raise ConfigError(f"threads must be a whole number >= 1, got {self.threads!r} (--threads)")
+        unknown = [m for m in self.extra_metrics if m not in metrics.METRICS or not metrics.METRICS[m].optional]
+        if unknown:
+            optional = [m.name for m in metrics.of_kind("quality") if m.optional and m.name != "psnr_y_rounded"]
+            raise ConfigError(f"unknown optional metric(s) {', '.join(map(repr, unknown))}; known: "
+                              f"{', '.join(optional)}")
         if self.runtime_mode not in ("steady", "ntire"):
             raise ConfigError(f"runtime_mode must be 'steady' or 'ntire', got {self.runtime_mode!r}")
         if self.warmup < 0 or self.rounds < 1:
@@ -72,6 +80,7 @@ class RunConfig:
     headline: str = "psnr_y"
     description: str = ""
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+    max_pixels: int | None = None  # per-image pixel limit (None = harness.data.DEFAULT_MAX_PIXELS)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -101,8 +110,11 @@ def _fields(cls) -> list[str]:
 
 def _protocol(table: dict, where: str) -> ProtocolConfig:
     _check_keys(table, _fields(ProtocolConfig), where)
-    if "complexity_hw" in table:
-        table = {**table, "complexity_hw": tuple(table["complexity_hw"])}
+    for key in ("complexity_hw", "extra_metrics"):
+        if key in table:
+            if not isinstance(table[key], list):
+                raise ConfigError(f"{where}: {key} must be a list")
+            table = {**table, key: tuple(table[key])}
     try:
         return ProtocolConfig(**table)
     except TypeError as exc:
@@ -121,11 +133,16 @@ def parse_suites(data: dict, source: str) -> dict[str, Suite]:
             models.append(BICUBIC_ENTRY)
         for i, entry in enumerate(table.get("models", [])):
             _check_keys(entry, _fields(ModelEntry), f"{where} models[{i}]")
+            if not isinstance(entry.get("name"), str):
+                raise ConfigError(f"{where} models[{i}]: needs a string 'name'")
             models.append(ModelEntry(**entry))
         suites[name] = Suite(name=name, description=table.get("description", ""), models=tuple(models),
                              data=tuple(table.get("data", ())), weights=table.get("weights", "project"),
                              scale=table.get("scale", 4), headline=table.get("headline", "psnr_y"),
                              protocol=_protocol(dict(table.get("protocol", {})), f"{where}.protocol"))
+        if suites[name].headline not in metrics.QUALITY:
+            raise ConfigError(f"{where}: headline {suites[name].headline!r} is not a quality metric; use one of "
+                              f"{', '.join(metrics.QUALITY)}")
         if suites[name].weights not in ("project", "official"):
             raise ConfigError(f"{where}: weights must be 'project' or 'official', got {suites[name].weights!r}")
     return suites
@@ -159,7 +176,8 @@ def missing_weights_message(path: Path, name: str) -> str:
 def build_config(suite_name: str | None = None, *, models: list[str] | None = None, data: list[str] | None = None,
                  weights_dir: str | None = None, device: str | None = None, runtime_mode: str | None = None,
                  rounds: int | None = None, warmup: int | None = None, timing_size: int | None = None,
-                 threads: int | None = None, suites_file: str | os.PathLike = SUITES_FILE) -> RunConfig:
+                 threads: int | None = None, names: list[str] | None = None,
+                 extra_metrics: list[str] | None = None, max_pixels: int | None = None, suites_file: str | os.PathLike = SUITES_FILE) -> RunConfig:
     """Resolve a suite (or an ad-hoc model list) and command-line overrides into a validated RunConfig."""
     from models import get_spec  # noqa: PLC0415  (keeps `harness list --suites` free of torch start-up cost)
 
@@ -182,6 +200,7 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
     else:
         entries = list(suite.models)
 
+    entries = _labelled(entries, names)
     for entry in entries:  # unknown model -> UnknownModelError with suggestions, before any file check
         if entry.name != BICUBIC and not entry.variant.startswith(FILE_VARIANT):
             get_spec(entry.name)
@@ -209,17 +228,47 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
     protocol = suite.protocol
     overrides = {k: v for k, v in dict(runtime_mode=runtime_mode, rounds=rounds, warmup=warmup,
                                        timing_size=timing_size, threads=threads).items() if v is not None}
+    if extra_metrics:
+        overrides["extra_metrics"] = tuple(dict.fromkeys([*protocol.extra_metrics, *extra_metrics]))
     protocol = dataclasses.replace(protocol, **overrides)
     device = device or "cpu"
     if device not in ("cpu", "cuda"):
         raise ConfigError(f"--device must be cpu or cuda, got {device!r}")
+    if device == "cuda":
+        import torch  # noqa: PLC0415
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"--device cuda: this torch ({torch.__version__}) sees no CUDA device; use --device cpu "
+                              "or install a CUDA build of torch on a machine with a GPU")
+    if max_pixels is not None and max_pixels < 1:
+        raise ConfigError(f"--max-pixels must be >= 1, got {max_pixels}")
     return RunConfig(suite=suite_name, models=tuple(resolved), data=data_specs, scale=suite.scale, device=device,
-                     headline=suite.headline, description=suite.description, protocol=protocol)
+                     headline=suite.headline, description=suite.description, protocol=protocol,
+                     max_pixels=max_pixels)
 
 
 def _adhoc_entry(token: str) -> ModelEntry:
-    """`--models` token: a registry name (official weights) or a path to a project checkpoint `<name>.pth`."""
-    if token.endswith(".pth"):
+    """`--models` token: a registry name (official weights) or a path to a checkpoint file, labelled by its stem."""
+    if token.endswith((".pth", ".pt")) or os.sep in token:
         path = Path(token)
-        return ModelEntry(name=path.stem, checkpoint=str(path.resolve()), variant=FILE_VARIANT + path.name)
+        return ModelEntry(name=path.stem, checkpoint=str(path.resolve()), variant=FILE_VARIANT + path.name,
+                          label=path.stem)
     return ModelEntry(name=token)
+
+
+def _labelled(entries: list[ModelEntry], names: list[str] | None) -> list[ModelEntry]:
+    """Apply ``--name`` labels (in --models order; an empty item keeps the default) and refuse duplicates."""
+    if names:
+        if len(names) != len(entries):
+            raise ConfigError(f"--name gives {len(names)} label(s) for {len(entries)} model(s); give one per "
+                              "--models item (an empty item keeps the default label), e.g. --name ,mine")
+        entries = [dataclasses.replace(e, label=n) if n else e for e, n in zip(entries, names)]
+    seen: dict[str, ModelEntry] = {}
+    for entry in entries:
+        if entry.key in seen:
+            first = seen[entry.key].checkpoint or seen[entry.key].name
+            raise ConfigError(f"two models would both be labelled {entry.key!r} ({first} and "
+                              f"{entry.checkpoint or entry.name}); give each a label with --name, e.g. "
+                              "--name official,mine")
+        seen[entry.key] = entry
+    return entries

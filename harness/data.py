@@ -7,6 +7,8 @@ scale, LR of exactly HR / scale. Reading rules, the same everywhere:
 - an alpha channel that is fully opaque is dropped with a ``DataWarning``; a translucent one is refused
   (compositing onto a background would invent pixels);
 - 16-bit images are refused (the protocol is 8-bit; Pillow would silently drop the low byte);
+- an image whose header says it has more than ``max_pixels`` pixels (default ``DEFAULT_MAX_PIXELS``, the
+  ``--max-pixels`` option) is refused before any pixel is decoded: a small file can describe a huge image;
 - a missing partner, an LR whose size is not HR / scale, an unreadable or truncated file, or an empty folder
   raises ``DataError``: one line naming the file and the fix. Pairs and sizes are checked from the file
   headers when a folder dataset is opened, before any model runs.
@@ -14,6 +16,8 @@ scale, LR of exactly HR / scale. Reading rules, the same everywhere:
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +27,7 @@ import imageio.v3 as iio
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from harness import HarnessError
 from protocols.imresize import bicubic_downscale
 from protocols.quality import modcrop
 
@@ -31,9 +36,11 @@ IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 EVAL_IMAGES = ("astronaut", "coffee", "chelsea", "rocket")
 TRAIN_IMAGES = ("immunohistochemistry", "hubble_deep_field", "retina", "colorwheel", "stereo_motorcycle")
 NTIRE_PREFIXES = ("DIV2K_LSDIR", "LSDIR_DIV2K")  # folder names before and after the 2024-02-16 rename
+# 36 MP: a 2K/4K test image is 3-9 MP; metrics need ~40 bytes per pixel, so this bounds one image at ~1.5 GB.
+DEFAULT_MAX_PIXELS = 36_000_000
 
 
-class DataError(ValueError):
+class DataError(HarnessError, ValueError):
     """Bad input data; the message is one line naming the file and the fix."""
 
 
@@ -50,12 +57,13 @@ class ImagePair:
     hr_path: Path | None = None
 
 
-def read_rgb(path: str | Path) -> np.ndarray:
+def read_rgb(path: str | Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Read an image file as uint8 H x W x 3 RGB, applying the module's reading rules."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found; check the path")
     data = path.read_bytes()  # decoding from memory: a failed decode leaves no open file behind
+    _check_pixels(path, _header_size(path, io.BytesIO(data)), max_pixels)
     if _png_bit_depth(data) == 16:
         raise DataError(f"{path}: 16-bit image; save it as 8 bits per channel (the protocol is 8-bit)")
     try:
@@ -88,6 +96,7 @@ class Dataset:
     name: str
     scale: int
     names: list[str]
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
     def __len__(self) -> int:
         return len(self.names)
@@ -106,8 +115,10 @@ class Dataset:
 class PairedFolder(Dataset):
     """HR and LR folders matched by name: ``0801.png`` <-> ``0801x4.png`` or the same file name."""
 
-    def __init__(self, hr_dir: str | Path, lr_dir: str | Path, *, scale: int, name: str | None = None):
+    def __init__(self, hr_dir: str | Path, lr_dir: str | Path, *, scale: int, name: str | None = None,
+                 max_pixels: int = DEFAULT_MAX_PIXELS):
         self.hr_dir, self.lr_dir, self.scale = Path(hr_dir), Path(lr_dir), _check_scale(scale)
+        self.max_pixels = max_pixels
         self.name = name or self.hr_dir.name
         hr_files = _list_images(self.hr_dir)
         lr_by_stem = {p.stem: p for p in _list_images(self.lr_dir)}
@@ -126,11 +137,14 @@ class PairedFolder(Dataset):
             raise DataError(f"{lr_by_stem[stem]}: LR image without an HR partner in {self.hr_dir}; add it or remove it")
         self.names = sorted(self._pairs)
         for hr, lr in self._pairs.values():
-            _check_pair_size(_header_size(hr), _header_size(lr), scale, hr, lr)
+            hr_size, lr_size = _header_size(hr), _header_size(lr)
+            _check_pixels(hr, hr_size, max_pixels)
+            _check_pair_size(hr_size, lr_size, scale, hr, lr)
 
     def _load(self, name: str) -> ImagePair:
         hr_path, lr_path = self._pairs[name]
-        hr, lr = modcrop(read_rgb(hr_path), self.scale), read_rgb(lr_path)
+        hr = modcrop(read_rgb(hr_path, max_pixels=self.max_pixels), self.scale)
+        lr = read_rgb(lr_path, max_pixels=self.max_pixels)
         _check_pair_size(hr.shape[1::-1], lr.shape[1::-1], self.scale, hr_path, lr_path)
         return ImagePair(name=Path(name).stem, lr=lr, hr=hr, lr_path=lr_path, hr_path=hr_path)
 
@@ -142,20 +156,22 @@ class PairedFolder(Dataset):
 class HROnlyFolder(Dataset):
     """HR images only; LR made by MATLAB-exact bicubic from the mod-cropped HR, cached in memory."""
 
-    def __init__(self, hr_dir: str | Path, *, scale: int, name: str | None = None):
-        self.hr_dir, self.scale = Path(hr_dir), _check_scale(scale)
+    def __init__(self, hr_dir: str | Path, *, scale: int, name: str | None = None,
+                 max_pixels: int = DEFAULT_MAX_PIXELS):
+        self.hr_dir, self.scale, self.max_pixels = Path(hr_dir), _check_scale(scale), max_pixels
         self.name = name or self.hr_dir.name
         self._paths = {p.name: p for p in _list_images(self.hr_dir)}
         self.names = sorted(self._paths)
         for path in self._paths.values():
             w, h = _header_size(path)
+            _check_pixels(path, (w, h), max_pixels)
             if min(w, h) < scale:
                 raise DataError(f"{path}: {w} x {h} image is smaller than the scale {scale}; remove it")
         self._lr_cache: dict[str, np.ndarray] = {}
 
     def _load(self, name: str) -> ImagePair:
         path = self._paths[name]
-        hr = modcrop(read_rgb(path), self.scale)
+        hr = modcrop(read_rgb(path, max_pixels=self.max_pixels), self.scale)
         if name not in self._lr_cache:
             self._lr_cache[name] = bicubic_downscale(hr, self.scale)
         return ImagePair(name=Path(name).stem, lr=self._lr_cache[name], hr=hr, lr_path=None, hr_path=path)
@@ -190,7 +206,8 @@ def embedded_dataset(*, split: str = "eval", scale: int = 4) -> EmbeddedDataset:
     return EmbeddedDataset(split=split, scale=scale)
 
 
-def ntire_dataset(root: str | Path, *, split: str = "valid", scale: int = 4) -> PairedFolder:
+def ntire_dataset(root: str | Path, *, split: str = "valid", scale: int = 4,
+                  max_pixels: int = DEFAULT_MAX_PIXELS) -> PairedFolder:
     """``<root>/DIV2K_LSDIR_<split>_HR`` + ``_LR`` (or the pre-rename ``LSDIR_DIV2K_`` names)."""
     root = Path(root)
     for prefix in NTIRE_PREFIXES:
@@ -198,11 +215,11 @@ def ntire_dataset(root: str | Path, *, split: str = "valid", scale: int = 4) -> 
         if hr_dir.is_dir():
             if not lr_dir.is_dir():
                 raise DataError(f"{lr_dir}: LR folder missing next to {hr_dir.name}; download DIV2K_LSDIR_{split}_LR")
-            return PairedFolder(hr_dir, lr_dir, scale=scale, name=f"{prefix}_{split}")
+            return PairedFolder(hr_dir, lr_dir, scale=scale, name=f"{prefix}_{split}", max_pixels=max_pixels)
     raise DataError(f"{root}: no {NTIRE_PREFIXES[0]}_{split}_HR folder; point to the folder that contains it")
 
 
-def open_dataset(spec: str, *, scale: int) -> Dataset:
+def open_dataset(spec: str, *, scale: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> Dataset:
     """``embedded`` / ``embedded:eval`` / ``embedded:train``, or a folder, auto-detected in this order:
 
     an ``*_HR`` folder with an ``*_LR`` sibling; a root holding an NTIRE ``DIV2K_LSDIR_valid_HR``/``_LR`` pair;
@@ -215,15 +232,16 @@ def open_dataset(spec: str, *, scale: int) -> Dataset:
     if not root.is_dir():
         raise DataError(f"{root}: dataset folder not found; give a folder path or 'embedded'")
     if root.name.endswith("_HR") and (root.parent / (root.name[:-3] + "_LR")).is_dir():
-        return PairedFolder(root, root.parent / (root.name[:-3] + "_LR"), scale=scale, name=root.name[:-3])
+        return PairedFolder(root, root.parent / (root.name[:-3] + "_LR"), scale=scale, name=root.name[:-3],
+                            max_pixels=max_pixels)
     if any((root / f"{p}_valid_HR").is_dir() for p in NTIRE_PREFIXES):
-        return ntire_dataset(root, split="valid", scale=scale)
+        return ntire_dataset(root, split="valid", scale=scale, max_pixels=max_pixels)
     if (root / "HR").is_dir():
         for lr_dir in (root / f"LR_bicubic_X{scale}", root / "LR_bicubic" / f"X{scale}", root / "LR"):
             if lr_dir.is_dir():
-                return PairedFolder(root / "HR", lr_dir, scale=scale, name=root.name)
-        return HROnlyFolder(root / "HR", scale=scale, name=root.name)
-    return HROnlyFolder(root, scale=scale)
+                return PairedFolder(root / "HR", lr_dir, scale=scale, name=root.name, max_pixels=max_pixels)
+        return HROnlyFolder(root / "HR", scale=scale, name=root.name, max_pixels=max_pixels)
+    return HROnlyFolder(root, scale=scale, max_pixels=max_pixels)
 
 
 def _skimage_sample(name: str) -> np.ndarray:
@@ -259,13 +277,24 @@ def _png_bit_depth(data: bytes) -> int | None:
     return None
 
 
-def _header_size(path: Path) -> tuple[int, int]:
-    """(width, height) from the file header, without decoding pixels."""
+def _header_size(path: Path, source=None) -> tuple[int, int]:
+    """(width, height) from the file header, without decoding pixels (the pixel limit is ours, not Pillow's)."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # Pillow's bomb check raises or warns; _check_pixels gives one clear line
     try:
-        with open(path, "rb") as fh, Image.open(fh) as img:
+        with (open(path, "rb") if source is None else contextlib.nullcontext(source)) as fh, Image.open(fh) as img:
             return img.size
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise DataError(f"{path}: unreadable image header; re-export it as an 8-bit PNG") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def _check_pixels(path: Path, size: tuple[int, int], max_pixels: int) -> None:
+    w, h = size
+    if w * h > max_pixels:
+        raise DataError(f"{path}: {w} x {h} image has {w * h:,} pixels, over the limit of {max_pixels:,}; "
+                        "pass --max-pixels N to allow it, or use a smaller image")
 
 
 def _check_pair_size(hr_wh, lr_wh, scale: int, hr_path: Path, lr_path: Path) -> None:

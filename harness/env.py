@@ -10,7 +10,7 @@ import sys
 
 import torch
 
-from protocols.runtime import cpu_model, nvidia_driver
+from protocols.runtime import environment_flags
 
 from . import PROJECT_ROOT
 
@@ -51,27 +51,19 @@ def package_versions() -> dict:
 
 
 def fingerprint(device: str = "cpu") -> dict:
-    cuda = torch.cuda.is_available()
-    gpu = torch.cuda.get_device_name(0) if device == "cuda" and cuda else None
-    return {
+    """The one environment description of records and trainer exports: the runtime's timing flags (same keys,
+    from ``protocols.runtime.environment_flags``) plus the machine, packages and git state."""
+    flags = environment_flags(device if device == "cpu" or torch.cuda.is_available() else "cpu")
+    gpu = flags["gpu_name"]
+    return flags | {
         "device": device,
         "python": platform.python_version(),
         "implementation": sys.implementation.name,
         "platform": platform.platform(),
-        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
-        "threads": torch.get_num_threads(),
         "interop_threads": torch.get_num_interop_threads(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
-        "gpu_name": gpu,
-        "driver": nvidia_driver() if gpu else None,
         "gpu_capability": list(torch.cuda.get_device_capability(0)) if gpu else None,
-        "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
-        "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),
-        "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
         "deterministic": torch.are_deterministic_algorithms_enabled(),
         "packages": package_versions(),
         "git": git_state(),

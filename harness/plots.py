@@ -23,19 +23,24 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
     return front
 
 
+def plain(text: str) -> str:
+    """User text as literal characters: an unescaped '$' would switch matplotlib to math mode (and may fail)."""
+    return str(text).replace("$", r"\$")
+
+
 def pareto_svg(points: list[dict], *, xlabel: str, ylabel: str, title: str) -> str:
     """points: dicts with label, x, y. Returns an <svg> element (matplotlib escapes the label text)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.9), dpi=100)
     markers = "osD^vP*Xh<>p"
     for i, p in enumerate(points):  # a legend, not annotations: close points would overlap their labels
-        ax.scatter(p["x"], p["y"], s=36, zorder=3, marker=markers[i % len(markers)], label=p["label"])
+        ax.scatter(p["x"], p["y"], s=36, zorder=3, marker=markers[i % len(markers)], label=plain(p["label"]))
     front = pareto_front([(p["x"], p["y"]) for p in points])
     if len(front) > 1:
         ax.plot(*zip(*front), color="0.4", linestyle="--", linewidth=1, zorder=2, label="Pareto front")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
+    ax.set_title(plain(title), fontsize=10)
     ax.grid(True, linewidth=0.4, alpha=0.6)
     ax.margins(x=0.12, y=0.2)
     return _svg(fig)

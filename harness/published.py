@@ -6,13 +6,12 @@ import math
 from decimal import Decimal
 from pathlib import Path
 
-from . import toml
-from .compare import TOLERANCES
+from . import metrics, toml
 
 PUBLISHED_FILE = Path(__file__).with_name("published.toml")
 # A published value is reproduced when the measurement agrees to the published precision (half a unit of the last
 # digit) or to the metric's own regression tolerance, whichever is wider.
-METRIC_TOLERANCE = {t.metric: t.abs_tol for t in TOLERANCES}
+METRIC_TOLERANCE = {m.name: m.tolerance for m in metrics.of_kind("quality") if m.tolerance is not None}
 
 
 def load_published(path: str | Path = PUBLISHED_FILE) -> dict:
@@ -45,6 +44,8 @@ def verdicts(record: dict, published: dict | None = None) -> list[dict]:
     published = published or load_published()
     rows = []
     for row in record["results"]:
+        if row.get("status", "ok") != "ok":
+            continue
         sha = (row.get("checkpoint") or {}).get("sha256")
         official = published["checkpoints"].get(sha)
         base = {"model": row["model"], "variant": row["arch"]}

@@ -1,23 +1,43 @@
-"""Run records: one JSON file per run, versioned, written atomically, never overwritten unless asked."""
+"""Run records: one JSON file per run, versioned, validated on write and on load, written through outputs.
+
+A record is typed: every section and row field has a declared type, metric values are checked against the
+metric registry (finite; +inf only where a metric allows it, e.g. the PSNR of an exact copy), row keys
+(model label, dataset) are unique. A bad file is one ``RecordError`` naming the file and the field.
+"""
 
 from __future__ import annotations
 
 import json
 import math
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from . import HarnessError
+from . import HarnessError, metrics
+from .outputs import Destination, OutputError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RECORD_KIND = "sr-harness-run"
+ROW_STATUSES = ("ok", "failed")
+
+_OPT = type(None)
+# field -> accepted types, for the top level and for every result row
+_TOP = {"kind": str, "schema_version": int, "run_id": str, "config": dict, "env": dict, "results": list,
+        "created_utc": (str, _OPT), "suite": (str, _OPT), "headline": (str, _OPT), "description": (str, _OPT),
+        "datasets": list, "missing": list, "speed_reference": (dict, _OPT), "phase_seconds": dict,
+        "wall_seconds": (int, float), "accepted": list}
+_TOP_OPTIONAL = {"created_utc", "suite", "headline", "description", "datasets", "missing", "speed_reference",
+                 "phase_seconds", "wall_seconds", "accepted"}
+_ROW = {"model": str, "arch": str, "variant": str, "dataset": str, "status": str, "error": (str, _OPT),
+        "n_images": int, "checkpoint": (dict, _OPT), "source": (dict, _OPT), "metrics": dict, "per_image": list,
+        "runtime": (dict, _OPT), "timing_input": (dict, _OPT), "speed": (dict, _OPT),
+        "complexity": (dict, _OPT), "training": (dict, _OPT)}
+_ROW_OPTIONAL = {"variant", "status", "error", "n_images", "checkpoint", "source", "per_image", "runtime", "timing_input",
+                 "speed", "complexity", "training"}
 
 
 class RecordError(HarnessError):
-    """Unreadable record, record of another schema version, or a refused overwrite."""
+    """Unreadable or invalid record, record of another schema version, or a refused overwrite."""
 
 
 def _encode(value: Any) -> Any:
@@ -44,41 +64,100 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
-    """Call ``write`` on a temp file in the same folder, fsync, then os.replace: readers see old or new, never half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _check_fields(data: dict, spec: dict, optional: set, where: str, path) -> None:
+    for name, types in spec.items():
+        if name not in data:
+            if name in optional:
+                continue
+            raise RecordError(f"{path}: {where} lacks the field {name!r}; re-create it with `python -m harness eval`")
+        value = data[name]
+        types = types if isinstance(types, tuple) else (types,)
+        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+            raise RecordError(f"{path}: {where} field {name!r} is a {type(value).__name__}, expected "
+                              f"{' or '.join(t.__name__ for t in types)}; re-create it with `python -m harness eval`")
+
+
+def _check_number(value, metric: metrics.Metric, where: str, path) -> None:
+    if not metric.valid(value):
+        raise RecordError(f"{path}: {where} {metric.name} = {value!r} is not a valid {metric.label} value "
+                          f"(finite number{', or inf' if metric.may_be_infinite else ''}); the run that wrote it "
+                          "is broken: re-run it")
+
+
+def validate_record(data: Any, path: str | os.PathLike = "<record>") -> dict:
+    """Check a (decoded) record; returns it unchanged or raises one RecordError naming file and field."""
+    if not isinstance(data, dict) or data.get("kind") != RECORD_KIND:
+        raise RecordError(f"{path}: not an sr-harness run record (no \"kind\": \"{RECORD_KIND}\")")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise RecordError(f"{path}: record schema_version {version!r}, this harness reads {SCHEMA_VERSION}; "
+                          "re-run `python -m harness eval` to regenerate it")
+    _check_fields(data, _TOP, _TOP_OPTIONAL, "record", path)
+    headline = data.get("headline")
+    if headline is not None and headline not in metrics.QUALITY:
+        raise RecordError(f"{path}: headline {headline!r} is not a quality metric ({', '.join(metrics.QUALITY)})")
+    seen = set()
+    for i, row in enumerate(data["results"]):
+        where = f"results[{i}]"
+        if not isinstance(row, dict):
+            raise RecordError(f"{path}: {where} is not an object")
+        _check_fields(row, _ROW, _ROW_OPTIONAL, where, path)
+        where = f"results[{i}] ({row['model']} on {row['dataset']})"
+        key = result_key(row)
+        if key in seen:
+            raise RecordError(f"{path}: {where} appears twice; row labels must be unique per dataset")
+        seen.add(key)
+        row.setdefault("status", "ok")
+        if row["status"] not in ROW_STATUSES:
+            raise RecordError(f"{path}: {where} status {row['status']!r} is not one of {', '.join(ROW_STATUSES)}")
+        _validate_row_values(row, where, path)
+    return data
+
+
+def _validate_row_values(row: dict, where: str, path) -> None:
+    if row.get("status", "ok") == "failed":
+        if row["metrics"]:
+            raise RecordError(f"{path}: {where} is marked failed but carries metrics; a failed row has none")
+        return
+    for name in metrics.REQUIRED_QUALITY:
+        if name not in row["metrics"]:
+            raise RecordError(f"{path}: {where} lacks the metric {name!r}; re-run `python -m harness eval`")
+    for name, value in row["metrics"].items():
+        if name in metrics.METRICS:
+            _check_number(value, metrics.METRICS[name], f"{where} metric", path)
+    for name, value in (row.get("complexity") or {}).items():
+        if name in metrics.COMPLEXITY:
+            _check_number(value, metrics.METRICS[name], f"{where} complexity", path)
+    speed = row.get("speed") or {}
+    for name in ("ratio", "low", "high"):
+        if name in speed and not metrics.METRICS["time_ratio"].valid(speed[name]):
+            raise RecordError(f"{path}: {where} speed {name} = {speed[name]!r} is not a finite number; re-run it")
+    checkpoint = row.get("checkpoint")
+    if checkpoint is not None and not all(isinstance(checkpoint.get(k), str) for k in ("path", "sha256")):
+        raise RecordError(f"{path}: {where} checkpoint lacks its path or sha256; re-run `python -m harness eval`")
+
+
+def record_text(record: dict, path="<record>") -> str:
+    validate_record(_decode(_encode(record)), path)
+    return json.dumps(_encode(record), indent=1, sort_keys=False, allow_nan=False) + "\n"
+
+
+def record_destination(path: str | os.PathLike, *, force: bool, flag: str = "--out") -> Destination:
+    """Checked before the run: absent, or a record and ``force``; never another kind of file."""
     try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return Destination(Path(path), "record", flag=flag, replace=force).check()
+    except OutputError as exc:
+        raise RecordError(str(exc)) from None
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
-
-
-def refuse_overwrite(path: str | os.PathLike, *, force: bool) -> None:
-    if Path(path).exists() and not force:
-        raise RecordError(f"{path}: exists; refusing to overwrite (pass --force, or choose another --out)")
-
-
-def write_record(record: dict, path: str | os.PathLike, *, force: bool = False) -> Path:
-    """Write ``record`` to ``path``; refuse to replace an existing file unless ``force``."""
-    path = Path(path)
-    refuse_overwrite(path, force=force)
-    if record.get("schema_version") != SCHEMA_VERSION:
-        raise RecordError(f"{path}: record has schema_version {record.get('schema_version')!r}, "
-                          f"this harness writes {SCHEMA_VERSION}")
-    text = json.dumps(_encode(record), indent=1, sort_keys=False, allow_nan=False) + "\n"
-    atomic_write_text(path, text)
-    return path
+def write_record(record: dict, path: str | os.PathLike | Destination, *, force: bool = False) -> Path:
+    """Validate and write ``record``; an existing file is replaced only with ``force`` (and only a record)."""
+    dest = path if isinstance(path, Destination) else record_destination(path, force=force)
+    text = record_text(record, dest.path)
+    try:
+        return dest.write_text(text)
+    except OutputError as exc:
+        raise RecordError(str(exc)) from None
 
 
 def load_record(path: str | os.PathLike) -> dict:
@@ -88,25 +167,23 @@ def load_record(path: str | os.PathLike) -> dict:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RecordError(f"{path}: no such record file (run `python -m harness eval --out {path}` first)") from None
+    except IsADirectoryError:
+        raise RecordError(f"{path}: is a directory, not a record file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RecordError(f"{path}: cannot read record ({type(exc).__name__}: {exc})") from None
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RecordError(f"{path}: not a valid JSON record (line {exc.lineno}: {exc.msg}); "
-                          "re-create it with `python -m harness eval`") from None
-    if not isinstance(data, dict) or data.get("kind") != RECORD_KIND:
-        raise RecordError(f"{path}: not an sr-harness run record (no \"kind\": \"{RECORD_KIND}\")")
-    version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise RecordError(f"{path}: record schema_version {version!r}, this harness reads {SCHEMA_VERSION}; "
-                          "re-run `python -m harness eval` to regenerate it")
-    for key in ("results", "env", "config"):
-        if key not in data:
-            raise RecordError(f"{path}: record lacks the {key!r} section; re-create it with `python -m harness eval`")
-    return _decode(data)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        where = f"line {exc.lineno}: {exc.msg}" if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        raise RecordError(f"{path}: not a valid JSON record ({where}); re-create it with `python -m harness eval`") \
+            from None
+    return validate_record(_decode(data), path)
 
 
 def result_key(result: dict) -> tuple[str, str]:
     """A result row is identified by (model label, dataset name)."""
     return result["model"], result["dataset"]
+
+
+def ok_rows(record: dict) -> list[dict]:
+    return [r for r in record["results"] if r.get("status", "ok") == "ok"]

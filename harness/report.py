@@ -11,14 +11,15 @@ from markupsafe import Markup
 
 from protocols.complexity import FLOPS_LABEL
 
+from . import metrics
 from .compare import compare, has_regression
 from .env import timing_mismatch
+from .outputs import Destination
 from .plots import pareto_svg, pruning_svg
 from .published import verdicts
-from .records import atomic_write_text
 
 TEMPLATES = Path(__file__).with_name("templates")
-METRIC_LABELS = {"psnr_y": "PSNR-Y", "psnr_rgb": "PSNR-RGB", "ssim_y": "SSIM-Y"}
+METRIC_LABELS = {m.name: m.label for m in metrics.METRICS.values()}
 
 
 def fmt(value, digits: int = 4) -> str:
@@ -57,7 +58,9 @@ def _dataset_view(record: dict, dataset: dict) -> dict:
     for r in rows:
         r["score"] = ntire_score(r)
         r["device_label"] = device_label(r.get("runtime"), record["env"])
-    timed = [r for r in rows if r.get("runtime") and r.get("complexity")]
+    present = {name for r in rows for name in r["metrics"]}
+    quality = [m for m in metrics.of_kind("quality") if not m.optional or m.name in present]
+    timed = [r for r in rows if r.get("runtime") and r.get("complexity") and r.get("status", "ok") == "ok"]
     plots = []
     if timed:
         ylabel = f"{METRIC_LABELS.get(headline, headline)} (dB)"
@@ -70,7 +73,7 @@ def _dataset_view(record: dict, dataset: dict) -> dict:
             [{"label": r["model"], "x": r["complexity"]["flops_g"], "y": r["metrics"][headline]} for r in timed],
             xlabel="FLOPs (G), fvcore, multiply-add counted once, 256x256 LR", ylabel=ylabel,
             title=f"{dataset['name']}: quality vs FLOPs")))
-    return {"info": dataset, "rows": rows, "plots": plots}
+    return {"info": dataset, "rows": rows, "plots": plots, "quality": quality}
 
 
 def widths_label(inner_widths: list[list[int]]) -> str:
@@ -112,6 +115,7 @@ def build_context(records: list[dict], *, baseline: dict | None = None) -> dict:
                 "mismatch": timing_mismatch(records[0]["env"], baseline["env"]),
                 "moved": [d for d in deltas if d.status not in ("ok", "info")]}
     return {"runs": runs, "diff": diff, "flops_label": FLOPS_LABEL, "metric_labels": METRIC_LABELS,
+            "tolerances": [m for m in metrics.of_kind("quality") if m.tolerance and not m.optional],
             "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
 
@@ -122,6 +126,11 @@ def render(records: list[dict], *, baseline: dict | None = None) -> str:
     return env.get_template("report.html.j2").render(**build_context(records, baseline=baseline))
 
 
-def write_report(records: list[dict], path: str | Path, *, baseline: dict | None = None) -> Path:
-    atomic_write_text(path, render(records, baseline=baseline))
-    return Path(path)
+def report_destination(path: str | Path, flag: str = "--report") -> Destination:
+    """Checked before any work: absent or an earlier HTML report (replaced); never a record or checkpoint."""
+    return Destination(Path(path), "report", flag=flag, replace=True).check()
+
+
+def write_report(records: list[dict], path: str | Path | Destination, *, baseline: dict | None = None) -> Path:
+    dest = path if isinstance(path, Destination) else report_destination(path)
+    return dest.write_text(render(records, baseline=baseline))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import statistics
 import sys
 import time
 from collections import defaultdict
@@ -25,13 +24,16 @@ from . import PROJECT_ROOT, HarnessError
 from .config import BICUBIC, FILE_VARIANT, RunConfig
 from .env import fingerprint
 from .records import RECORD_KIND, SCHEMA_VERSION
+from .timing import REFERENCE_KEY, scaled_module, time_models
 from .training import training_summary
-
-REFERENCE_KEY = "__speed_reference__"
 
 
 class RunError(HarnessError):
     pass
+
+
+class ModelFailed(Exception):
+    """A model produced no usable output on an image (NaN or Inf): its row is marked failed, the run goes on."""
 
 
 @dataclasses.dataclass
@@ -88,9 +90,10 @@ def load_models(cfg: RunConfig) -> tuple[list[LoadedModel], list[dict]]:
 
 
 def open_datasets(cfg: RunConfig) -> list:
-    from .data import open_dataset  # noqa: PLC0415
+    from .data import DEFAULT_MAX_PIXELS, open_dataset  # noqa: PLC0415
 
-    return [open_dataset(spec, scale=cfg.scale) for spec in cfg.data]
+    limit = cfg.max_pixels or DEFAULT_MAX_PIXELS
+    return [open_dataset(spec, scale=cfg.scale, max_pixels=limit) for spec in cfg.data]
 
 
 def _where(dataset, pair) -> str:
@@ -101,18 +104,8 @@ def _to_input(lr, device: str) -> torch.Tensor:
     return torch.from_numpy(lr).permute(2, 0, 1)[None].float().to(device)
 
 
-def centre_crops(tensors: list[torch.Tensor], side: int) -> list[torch.Tensor]:
-    """Equal-shape timing inputs: identical shapes make every timed sample of a model comparable."""
-    side = min(side, *(min(t.shape[-2:]) for t in tensors))
-    crops = []
-    for t in tensors:
-        top, left = (t.shape[-2] - side) // 2, (t.shape[-1] - side) // 2
-        crops.append(t[..., top:top + side, left:left + side].contiguous())
-    return crops
-
-
 def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop: int, rounded_y: bool,
-                 clock: dict, progress: Callable, references) -> list[dict]:
+                 clock: dict, progress: Callable, references, extras: tuple[str, ...] = ()) -> list[dict]:
     """Per-image PSNR-Y, PSNR-RGB and SSIM-Y of one model (or the bicubic row) over the dataset.
 
     ``references`` (a ``ReferenceCache`` shared by all models on the dataset) holds the HR-side work, so it is
@@ -128,10 +121,11 @@ def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop
 
     def measured_metrics(sr, hr, index):
         start = time.perf_counter()
-        metrics = image_metrics(sr, hr, crop=crop, rounded_y=rounded_y, reference=references.get(index, hr))
+        metrics = image_metrics(sr, hr, crop=crop, rounded_y=rounded_y, reference=references.get(index, hr),
+                                extras=extras)
         return metrics, time.perf_counter() - start
 
-    net = _scaled(model.module) if model.module is not None else None
+    net = scaled_module(model.module) if model.module is not None else None
     pending = []
     with ThreadPoolExecutor(max_workers=1) as pool:
         for index, (pair, x) in enumerate(progress(zip(pairs, inputs), total=len(pairs),
@@ -146,6 +140,10 @@ def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop
                     raise RunError(f"{_where(dataset, pair)}: {exc}") from None
                 with torch.inference_mode():
                     out = net(x)
+                if not bool(torch.isfinite(out).all()):
+                    bad = int((~torch.isfinite(out)).sum())
+                    raise ModelFailed(f"{_where(dataset, pair)}: output has {bad} NaN/Inf value(s); no metric is "
+                                      "reported for this model (check its weights)")
                 sr = to_uint8(out, data_range=model.module.data_range)
             clock["forward" if model.module is not None else "bicubic"] += time.perf_counter() - t0
             if sr.shape != pair.hr.shape:
@@ -160,63 +158,6 @@ def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop
             per_image.append({"name": name, **metrics})
         clock["metrics"] += time.perf_counter() - t0
     return per_image
-
-
-def time_models(models: dict[str, torch.nn.Module], full_inputs, cfg: RunConfig) -> tuple[dict, dict, dict]:
-    """Runtime per model (the configured mode) and speed ratios to the reference (always steady, interleaved)."""
-    from protocols.runtime import measure_interleaved, measure_runtime  # noqa: PLC0415
-
-    p = cfg.protocol
-    crops = centre_crops(full_inputs, p.timing_size)
-    scaled = {k: _scaled(m) for k, m in models.items()}
-    interleaved = measure_interleaved(scaled, crops, device=cfg.device, warmup=p.warmup, rounds=p.rounds,
-                                      half=p.half)
-    ref = interleaved[REFERENCE_KEY]
-    speed = {key: dict(speed_ratio(res.samples_ms, ref.samples_ms), reference=p.speed_reference,
-                       median_ms=res.median_ms, reference_median_ms=ref.median_ms,
-                       input_hw=list(crops[0].shape[-2:]), n_inputs=len(crops), rounds=p.rounds)
-             for key, res in interleaved.items()}
-    if p.runtime_mode == "steady":
-        runtime = {k: r.to_dict() for k, r in interleaved.items()}
-        timing_input = {"kind": "centre crops of the LR images, interleaved with the reference",
-                        "hw": list(crops[0].shape[-2:]), "n": len(crops)}
-    else:
-        runtime = {k: measure_runtime(m, full_inputs, device=cfg.device, mode="ntire", half=p.half).to_dict()
-                   for k, m in scaled.items()}
-        timing_input = {"kind": "full LR images, one cold pass each (NTIRE protocol)", "hw": None,
-                        "n": len(full_inputs)}
-    return runtime, speed, timing_input
-
-
-def speed_ratio(samples_ms, reference_ms) -> dict:
-    """Median of paired ratios (same round, same input) with a bootstrap 95% CI.
-
-    Pairing cancels load changes between rounds on a shared machine; a ratio of the two medians does not
-    (on this 2-core box it put a model 0.6-1.6x "away" from an identical copy of itself).
-    """
-    from protocols.runtime import bootstrap_ci  # noqa: PLC0415
-
-    if len(samples_ms) != len(reference_ms):
-        raise ValueError(f"paired timing needs equal sample counts, got {len(samples_ms)} and {len(reference_ms)}")
-    ratios = [a / b for a, b in zip(samples_ms, reference_ms)]
-    low, high = bootstrap_ci(ratios)
-    return {"ratio": statistics.median(ratios), "low": low, "high": high, "n_pairs": len(ratios),
-            "estimator": "median of paired ratios (same round, same input), bootstrap 95% CI"}
-
-
-class _Scaled(torch.nn.Module):
-    """Feeds the model its data range, as the NTIRE script does (x = img * data_range / 255)."""
-
-    def __init__(self, module):
-        super().__init__()
-        self.module, self.factor = module, module.data_range / 255.0
-
-    def forward(self, x):
-        return self.module(x * self.factor) if self.factor != 1.0 else self.module(x)
-
-
-def _scaled(module):
-    return _Scaled(module).eval()
 
 
 def run(cfg: RunConfig, *, datasets: list | None = None) -> dict:
@@ -275,23 +216,30 @@ def _run(cfg: RunConfig, datasets: list | None) -> dict:
         dataset_info.append({"name": dataset.name, "n_images": len(pairs), **_jsonable(dataset.describe())})
 
         references = ReferenceCache(crop=crop)  # each HR image's share of the metrics, done once for all models
-        per_model = {m.key: quality_pass(m, dataset, pairs, inputs, scale=cfg.scale, crop=crop,
-                                         rounded_y=cfg.protocol.rounded_y, clock=clock, progress=_progress,
-                                         references=references)
-                     for m in loaded}
+        per_model, failed = {}, {}
+        for m in loaded:
+            try:
+                per_model[m.key] = quality_pass(m, dataset, pairs, inputs, scale=cfg.scale, crop=crop,
+                                                rounded_y=cfg.protocol.rounded_y, clock=clock, progress=_progress,
+                                                references=references, extras=cfg.protocol.extra_metrics)
+            except ModelFailed as exc:
+                failed[m.key] = str(exc)
+                print(f"error: {m.key}: {exc}", file=sys.stderr)
         t0 = time.perf_counter()
         runtime, speed, timing_input = ({}, {}, None)
         if nets:
-            timed = {m.key: m.module for m in nets} | {REFERENCE_KEY: reference}
+            timed = {m.key: m.module for m in nets if m.key not in failed} | {REFERENCE_KEY: reference}
             runtime, speed, timing_input = time_models(timed, inputs, cfg)
             ref_runtime[dataset.name] = {"runtime": runtime[REFERENCE_KEY], "speed": speed[REFERENCE_KEY]}
         clock["timing"] += time.perf_counter() - t0
 
         for m in loaded:
+            ok = m.key not in failed
             results.append({
                 "model": m.key, "arch": m.name, "variant": m.variant, "dataset": dataset.name,
+                "status": "ok" if ok else "failed", "error": failed.get(m.key),
                 "n_images": len(pairs), "checkpoint": m.checkpoint,
-                "metrics": mean_metrics(per_model[m.key]), "per_image": per_model[m.key],
+                "metrics": mean_metrics(per_model[m.key]) if ok else {}, "per_image": per_model.get(m.key, []),
                 "runtime": runtime.get(m.key), "timing_input": timing_input if m.module is not None else None,
                 "speed": speed.get(m.key), "complexity": complexity.get(m.key), "training": m.training,
             })

@@ -172,11 +172,27 @@ def load_state(model: nn.Module, path: str | os.PathLike, *, strict: bool = True
     return _apply(model, path, state, meta, strict)
 
 
+def _check_values(path, state: dict[str, torch.Tensor], model: nn.Module) -> None:
+    """Weights the model keeps in floating point must be floating and finite in the file too."""
+    expected = model.state_dict()
+    for key, value in state.items():
+        want = expected.get(key)
+        if want is None or not want.is_floating_point():
+            continue  # integer buffers (e.g. BatchNorm's num_batches_tracked) stay as they are
+        if not value.is_floating_point():
+            raise _fail(path, f"tensor {key!r} is {str(value.dtype).replace('torch.', '')}, not floating point",
+                        "save the model's own float weights (model.state_dict()) again")
+        if not bool(torch.isfinite(value).all()):
+            raise _fail(path, f"tensor {key!r} holds NaN or Inf values",
+                        "the training that wrote it diverged; use an earlier checkpoint or retrain")
+
+
 def _apply(model: nn.Module, path, state: dict[str, torch.Tensor], meta: dict | None, strict: bool) -> CheckpointInfo:
     state, style = _remap_keys(state, model)
     error = _mismatch(path, state, model, strict)
     if error is not None:
         raise error
+    _check_values(path, state, model)
     model.load_state_dict(state, strict=strict)
     return CheckpointInfo(path=str(path), sha256=sha256_file(path), model_name=getattr(model, "model_name", ""),
                           key_style="project" if meta else style, n_tensors=len(state), strict=strict,
@@ -233,6 +249,17 @@ def _check_plain(value, where: str) -> None:
                          "(dict, list, str, number, bool, None, tensor)")
 
 
+def _plain_overrides(path, meta: dict) -> dict:
+    for key in ("build_overrides", "extra", "config"):
+        if meta.get(key) is not None and not isinstance(meta[key], Mapping):
+            raise _fail(path, f"has a {key!r} entry that is a {type(meta[key]).__name__}, not a dict",
+                        "re-save it with models.save_model")
+    overrides = dict(meta.get("build_overrides") or {})
+    if not isinstance(meta.get("model_name"), str):
+        raise _fail(path, "has no model_name string", "re-save it with models.save_model")
+    return overrides
+
+
 def load_model(path: str | os.PathLike, *, map_location="cpu",
                model_name: str | None = None) -> tuple[nn.Module, CheckpointInfo]:
     """Build and load a model from a file: project files by path alone, official files by name or file stem."""
@@ -242,11 +269,23 @@ def load_model(path: str | os.PathLike, *, map_location="cpu",
         stored = meta.get("model_name")
         if model_name is not None and model_name != stored:
             raise _fail(path, f"holds a {stored} model, not {model_name}", f"ask for {stored} or use another file")
-        name, overrides = stored, dict(meta.get("build_overrides") or {})
+        name, overrides = stored, _plain_overrides(path, meta)
     else:
         name = model_name or pathlib.Path(path).stem
     try:
+        # Shapes first, on the meta device (no memory): a file's config can ask for any width, its tensors cannot.
+        with torch.device("meta"):
+            probe = build_model(name, **overrides)
+        state_for_probe, _ = _remap_keys(dict(state), probe)
+        error = _mismatch(path, state_for_probe, probe, strict=True)
+        if error is not None:
+            raise error
         model = build_model(name, **overrides)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        raise _fail(path, f"holds build settings the model cannot use ({' '.join(str(exc).split())[:160]})",
+                    "re-save it with models.save_model") from None
     except UnknownModelError:
         if meta is not None or model_name is not None:
             raise _fail(path, f"names unknown model {name!r}", "use a registered name (see `sr-harness list`)") \

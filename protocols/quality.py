@@ -11,6 +11,9 @@ All metric functions take uint8 H x W x 3 RGB arrays of equal shape (SR already 
   11 x 11, data range 255, population covariance, mean over the window-interior pixels), on float Y, computed
   by ``metric_sums`` in one cache-friendly float64 pass (tests hold it to scikit-image within 1e-12); the HR
   side can be prepared once per image (``prepare_reference``) and reused for every model.
+- SSIM-RGB (``extras=("ssim_rgb",)``): the NTIRE script's ``--ssim``, the mean over R, G and B of the same
+  SSIM on each channel (scikit-image's ``structural_similarity`` with the settings above, which the organizers'
+  ``utils_image.ssim`` computes with OpenCV: 11 x 11 Gaussian sigma 1.5, valid window interior, border = crop).
 - Set values are means of per-image values, never the PSNR of a pooled MSE.
 - Greyscale: the data reader replicates a 1-channel image into three equal RGB channels, so its Y is
   ``16 + 219/255 g``, as in RCAN-style scripts (about +1.32 dB against scripts that use raw grey values).
@@ -44,6 +47,7 @@ __all__ = [
     "psnr_rgb",
     "psnr_y",
     "rgb_to_y",
+    "ssim_rgb",
     "ssim_y",
     "to_uint8",
 ]
@@ -123,6 +127,18 @@ def ssim_y(sr: np.ndarray, hr: np.ndarray, *, crop: int) -> float:
     return sums.ssim_sum / sums.ssim_pixels
 
 
+def ssim_rgb(sr: np.ndarray, hr: np.ndarray, *, crop: int) -> float:
+    """Mean over the R, G, B channels of SSIM (Gaussian sigma 1.5, data range 255): NTIRE's ``--ssim``."""
+    from skimage.metrics import structural_similarity  # noqa: PLC0415
+
+    a, b = _cropped_pair(sr, hr, crop)
+    return float(structural_similarity(a, b, channel_axis=2, gaussian_weights=True, sigma=1.5,
+                                       use_sample_covariance=False, data_range=255))
+
+
+OPTIONAL_METRICS = {"ssim_rgb": ssim_rgb}  # computed when asked for by name (``image_metrics(extras=...)``)
+
+
 def prepare_reference(hr: np.ndarray, *, crop: int) -> Reference:
     """The HR-only part of ``image_metrics`` (Y, rounded Y, SSIM means and variances), computed once per image
     and passed as ``reference=`` for every model scored against that image."""
@@ -152,7 +168,7 @@ class ReferenceCache:
 
 
 def image_metrics(sr: np.ndarray, hr: np.ndarray, *, crop: int, rounded_y: bool = False,
-                  reference: Reference | None = None) -> dict[str, float]:
+                  reference: Reference | None = None, extras: tuple[str, ...] = ()) -> dict[str, float]:
     """All metrics of one image: ``psnr_y`` (float Y), ``psnr_rgb``, ``ssim_y``.
 
     ``rounded_y=True`` adds ``psnr_y_rounded`` (MATLAB uint8 Y); ``psnr_y`` always stays float Y, so the two
@@ -170,6 +186,10 @@ def image_metrics(sr: np.ndarray, hr: np.ndarray, *, crop: int, rounded_y: bool 
     }
     if rounded_y:
         metrics["psnr_y_rounded"] = psnr_from_mse(sums.sse_y_rounded / sums.pixels)
+    for name in extras:
+        if name not in OPTIONAL_METRICS:
+            raise ValueError(f"unknown optional metric {name!r}; known: {', '.join(OPTIONAL_METRICS)}")
+        metrics[name] = OPTIONAL_METRICS[name](sr, hr, crop=crop)
     return metrics
 
 

@@ -171,7 +171,7 @@ def measure_interleaved(
 def environment_flags(device: str) -> dict:
     """Settings that change a timing: TF32 and cuDNN switches, GPU, driver, library versions, CPU model."""
     flags = {
-        "tf32": bool(torch.backends.cudnn.allow_tf32),  # what the convolutions of these models use
+        "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),  # what the convolutions of these models use
         "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
         "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
         "cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
@@ -181,6 +181,7 @@ def environment_flags(device: str) -> dict:
         "gpu_name": None,
         "driver": None,
         "cpu_model": cpu_model(),
+        "threads": torch.get_num_threads(),
     }
     if _device_kind(device) == "cuda":
         flags["gpu_name"] = torch.cuda.get_device_name(torch.device(device))

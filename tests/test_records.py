@@ -12,13 +12,14 @@ from harness.records import SCHEMA_VERSION, RecordError, load_record, write_reco
 
 def record(run_id="r1", psnr=30.0):
     return {"kind": "sr-harness-run", "schema_version": SCHEMA_VERSION, "run_id": run_id, "config": {}, "env": {},
-            "results": [{"model": "m", "dataset": "d", "metrics": {"psnr_y": psnr, "psnr_rgb": math.inf}}]}
+            "results": [{"model": "m", "arch": "m", "dataset": "d",
+                         "metrics": {"psnr_y": psnr, "psnr_rgb": math.inf, "ssim_y": 0.9}}]}
 
 
 def test_round_trip_keeps_values_and_infinity(tmp_path):
     path = write_record(record(), tmp_path / "run.json")
     loaded = load_record(path)
-    assert loaded["results"][0]["metrics"] == {"psnr_y": 30.0, "psnr_rgb": math.inf}
+    assert loaded["results"][0]["metrics"] == {"psnr_y": 30.0, "psnr_rgb": math.inf, "ssim_y": 0.9}
     assert json.loads(path.read_text())["results"][0]["metrics"]["psnr_rgb"] == "inf"  # valid JSON, no Infinity
 
 
@@ -49,7 +50,7 @@ def test_crash_mid_write_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
     ("{not json", "not a valid JSON record"),
     (json.dumps({"kind": "something-else"}), "not an sr-harness run record"),
     (json.dumps({**record(), "schema_version": SCHEMA_VERSION + 1}), "schema_version"),
-    (json.dumps({k: v for k, v in record().items() if k != "results"}), "lacks the 'results' section"),
+    (json.dumps({k: v for k, v in record().items() if k != "results"}), "lacks the field 'results'"),
 ])
 def test_bad_records_are_one_line_errors(tmp_path, content, message):
     path = tmp_path / "bad.json"

@@ -12,7 +12,7 @@ import torch
 
 from harness.compare import compare, has_regression
 from harness.config import ProtocolConfig, RunConfig
-from harness.runner import REFERENCE_KEY, time_models
+from harness.timing import REFERENCE_KEY, time_models
 from models import build_model
 
 SIDE = 75  # LR pixels per side: ~10-20 ms per forward on one core, long enough to dwarf timer and call overhead;

@@ -66,7 +66,7 @@ def test_real_model_and_recorded_flags():
     x = [torch.rand(1, 3, 16, 16) * 255]
     result = measure_runtime(model, x, device="cpu", mode="steady", warmup=1, repeats=3)
     assert all(s > 0 for s in result.samples_ms) and result.precision == "fp32"
-    for key in ("tf32", "tf32_matmul", "cudnn_benchmark", "gpu_name", "driver", "torch", "cuda", "cudnn", "cpu_model"):
+    for key in ("tf32_cudnn", "tf32_matmul", "cudnn_benchmark", "gpu_name", "driver", "torch", "cuda", "cudnn", "cpu_model"):
         assert key in result.flags
     assert result.flags["torch"] == torch.__version__
 

@@ -11,12 +11,13 @@ import tempfile
 import numpy as np
 import torch
 
-from harness.records import atomic_write, atomic_write_text
+from harness import HarnessError
+from harness.outputs import atomic_write, atomic_write_text
 
 STATE_FORMAT = "sr-harness-train-state"
 
 
-class CheckpointWriteError(OSError):
+class CheckpointWriteError(HarnessError, OSError):
     """The checkpoint folder cannot take the file; the message is one line naming it and the fix."""
 
 

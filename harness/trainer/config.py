@@ -11,12 +11,14 @@ import pathlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness import HarnessError
+
 from .. import toml
 
 RECIPES_DIR = pathlib.Path(__file__).resolve().parent / "recipes"
 
 
-class RecipeError(ValueError):
+class RecipeError(HarnessError, ValueError):
     """A recipe file that cannot be used; the message is one line naming the file and the key."""
 
 

@@ -12,12 +12,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
+from harness import HarnessError
 from harness.data import DataError, EmbeddedDataset, open_dataset
 
 MAX_CROP_TRIES = 10
 
 
-class TrainDataError(ValueError):
+class TrainDataError(HarnessError, ValueError):
     """Training data that cannot be used; one line naming the source and the fix."""
 
 

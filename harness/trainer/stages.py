@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 import models
+from harness import HarnessError
 from models.checkpoints import CheckpointError
 
 from . import distributed
@@ -31,7 +32,7 @@ from .loop import StepBudget, train_stage
 from .prune import prune_stage
 
 
-class TrainError(ValueError):
+class TrainError(HarnessError, ValueError):
     """A run that cannot go on; one line naming the file or setting and the fix."""
 
 

@@ -1,0 +1,69 @@
+"""Exit codes and the one error policy of every command: chosen by the exception's type, never its module.
+
+0 ok; 1 regression found; 2 bad input or usage (one line naming the file or flag and the fix); 3 the trainer
+stopped at --max-steps (resume it); 4 a model failed during eval (its row is marked failed in the record);
+5 a speed verdict is inconclusive; 70 an unexpected error (a bug: one line, the traceback with --debug);
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from . import HarnessError
+
+EXIT_OK = 0
+EXIT_REGRESSION = 1
+EXIT_USAGE = 2
+EXIT_STOPPED = 3
+EXIT_FAILED_ROWS = 4
+EXIT_INCONCLUSIVE = 5
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES_HELP = ("exit codes: 0 ok, 1 regression found, 2 bad input or usage, 3 trainer stopped at --max-steps, "
+                   "4 a model failed (row marked failed), 5 speed verdict inconclusive, 70 unexpected error "
+                   "(rerun with --debug), 130 interrupted")
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """Errors whose message is written for the user (one line naming the file and the fix)."""
+    types: list[type[BaseException]] = [HarnessError]
+    if "models" in sys.modules:  # only an imported package can have raised its errors
+        from models import CheckpointError, InputError, UnknownModelError  # noqa: PLC0415
+        types += [CheckpointError, InputError, UnknownModelError]
+    return tuple(types)
+
+
+def run_command(func, args, *, debug: bool = False) -> int:
+    """Run one parsed command with the policy above; ``debug`` re-raises so the traceback is shown."""
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("interrupted: nothing was written for the unfinished work", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BaseException as exc:  # noqa: BLE001  (the policy: every failure is one line and an exit code)
+        if debug or isinstance(exc, SystemExit):
+            raise
+        if isinstance(exc, user_error_types()):
+            print(f"error: {_one_line(exc)}", file=sys.stderr)
+            return EXIT_USAGE
+        if isinstance(exc, MemoryError):
+            print("error: out of memory; use smaller inputs (see --max-pixels) or a machine with more memory",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        if isinstance(exc, OSError) and exc.errno is not None:
+            where = f"{exc.filename}: " if exc.filename else ""
+            print(f"error: {where}{exc.strerror or exc}; check the path, permissions and free disk space",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        print(f"error: unexpected {type(exc).__name__}: {_one_line(exc)}; rerun with --debug for the traceback",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:400] if text else type(exc).__name__

@@ -1,0 +1,81 @@
+"""Timing of a run's models: steady or NTIRE runtime per model, and speed ratios to the reference architecture
+(always steady, interleaved in the same run, so machine noise hits every model alike)."""
+
+from __future__ import annotations
+
+import statistics
+
+import torch
+
+from .config import RunConfig
+
+REFERENCE_KEY = "__speed_reference__"
+
+
+def centre_crops(tensors: list[torch.Tensor], side: int) -> list[torch.Tensor]:
+    """Equal-shape timing inputs: identical shapes make every timed sample of a model comparable."""
+    side = min(side, *(min(t.shape[-2:]) for t in tensors))
+    crops = []
+    for t in tensors:
+        top, left = (t.shape[-2] - side) // 2, (t.shape[-1] - side) // 2
+        crops.append(t[..., top:top + side, left:left + side].contiguous())
+    return crops
+
+
+def time_models(models: dict[str, torch.nn.Module], full_inputs, cfg: RunConfig) -> tuple[dict, dict, dict]:
+    """Runtime per model (the configured mode) and speed ratios to the reference (always steady, interleaved)."""
+    from protocols.runtime import measure_interleaved, measure_runtime  # noqa: PLC0415
+
+    p = cfg.protocol
+    crops = centre_crops(full_inputs, p.timing_size)
+    scaled = {k: scaled_module(m) for k, m in models.items()}
+    interleaved = measure_interleaved(scaled, crops, device=cfg.device, warmup=p.warmup, rounds=p.rounds,
+                                      half=p.half)
+    ref = interleaved[REFERENCE_KEY]
+    speed = {key: dict(speed_ratio(res.samples_ms, ref.samples_ms), reference=p.speed_reference,
+                       median_ms=res.median_ms, reference_median_ms=ref.median_ms,
+                       input_hw=list(crops[0].shape[-2:]), n_inputs=len(crops), rounds=p.rounds)
+             for key, res in interleaved.items()}
+    if p.runtime_mode == "steady":
+        runtime = {k: r.to_dict() for k, r in interleaved.items()}
+        timing_input = {"kind": "centre crops of the LR images, interleaved with the reference",
+                        "hw": list(crops[0].shape[-2:]), "n": len(crops)}
+    else:
+        runtime = {k: measure_runtime(m, full_inputs, device=cfg.device, mode="ntire", half=p.half).to_dict()
+                   for k, m in scaled.items()}
+        timing_input = {"kind": "full LR images, one cold pass each (NTIRE protocol)", "hw": None,
+                        "n": len(full_inputs)}
+    return runtime, speed, timing_input
+
+
+def speed_ratio(samples_ms, reference_ms) -> dict:
+    """Median of paired ratios (same round, same input) with a bootstrap 95% CI.
+
+    Pairing cancels load changes between rounds on a shared machine; a ratio of the two medians does not
+    (on this 2-core box it put a model 0.6-1.6x "away" from an identical copy of itself).
+    """
+    from protocols.runtime import bootstrap_ci  # noqa: PLC0415
+
+    if len(samples_ms) != len(reference_ms):
+        raise ValueError(f"paired timing needs equal sample counts, got {len(samples_ms)} and {len(reference_ms)}")
+    ratios = [a / b for a, b in zip(samples_ms, reference_ms)]
+    low, high = bootstrap_ci(ratios)
+    return {"ratio": statistics.median(ratios), "low": low, "high": high, "n_pairs": len(ratios),
+            "estimator": "median of paired ratios (same round, same input), bootstrap 95% CI"}
+
+
+class _Scaled(torch.nn.Module):
+    """Feeds the model its data range, as the NTIRE script does (x = img * data_range / 255)."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.module, self.factor = module, module.data_range / 255.0
+
+    def forward(self, x):
+        return self.module(x * self.factor) if self.factor != 1.0 else self.module(x)
+
+
+def scaled_module(module):
+    return _Scaled(module).eval()
+
+
