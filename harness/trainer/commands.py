@@ -19,6 +19,7 @@ def add_subcommands(subparsers) -> None:
     p.add_argument("--out", default=None, help="run folder (default runs/train/<recipe>)")
     p.add_argument("--export-dir", default=None, help="where exports go (default <out>/export)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--profile", default=None, help="apply the recipe's [profiles.NAME] (e.g. gpu) to every stage")
     p.add_argument("--stages", default="", help="comma-separated stage names to run (default: all)")
     p.add_argument("--data", default=None, help="training data: 'embedded:train' or a folder (overrides recipe)")
     _common(p)
@@ -76,7 +77,7 @@ def cmd_train(args) -> int:
     from .stages import RecipeRun
 
     _setup_threads(args)
-    recipe = load_recipe(args.recipe)
+    recipe = load_recipe(args.recipe, profile=args.profile)
     out = pathlib.Path(args.out or f"runs/train/{recipe.name}")
     only = [s for s in args.stages.split(",") if s]
     runner = RecipeRun(recipe, out=out, export_dir=args.export_dir, device=args.device, resume=args.resume,

@@ -30,6 +30,7 @@ class DataConfig:
     patches_per_image: int = 64  # random crops per image per epoch (defines an epoch)
     min_patch_std: float = 0.0  # re-draw (up to 10 times) LR crops whose grey-level std is below this
     num_workers: int = 0
+    exclude: list = field(default_factory=list)  # evaluation folders: a training image equal to one is an error
 
 
 @dataclass
@@ -61,6 +62,7 @@ class StageConfig:
     steps: int = 0  # ... or in optimizer steps (one of the two)
     t_max: int = 0  # cosine period in the same unit as the length (0 = the whole stage)
     val_every: int = 0  # validate every N steps (0 = at the end of the stage only)
+    channels_last: bool = False  # NHWC layout for the model and batches (about 20 % faster on this CPU)
     log_every: int = 10
     checkpoint_every: int = 50
     # pruning stages only
@@ -139,13 +141,15 @@ def resolve_recipe_path(spec: str | pathlib.Path) -> pathlib.Path:
     return path
 
 
-def load_recipe(spec: str | pathlib.Path) -> Recipe:
+def load_recipe(spec: str | pathlib.Path, profile: str | None = None) -> Recipe:
+    """Parse a recipe; ``profile`` applies ``[profiles.<name>]`` stage values (e.g. a GPU-sized run) over every
+    stage's own values."""
     path = resolve_recipe_path(spec)
     try:
         raw = toml.loads(path.read_text(encoding="utf-8"))
     except toml.TOMLDecodeError as exc:
         raise RecipeError(f"{path}: not valid TOML: {exc}") from None
-    top = {"recipe", "data", "models", "defaults", "stages", "exports"}
+    top = {"recipe", "data", "models", "defaults", "stages", "exports", "profiles"}
     for key in raw:
         if key not in top:
             raise RecipeError(f"{path}: unknown table {key!r}; known tables: {', '.join(sorted(top))}")
@@ -161,9 +165,15 @@ def load_recipe(spec: str | pathlib.Path) -> Recipe:
         recipe.models[key] = _build(ModelConfig, table, f"models.{key}", path)
     defaults = raw.get("defaults", {})
     _build(StageConfig, defaults, "defaults", path)  # validates the keys and types
+    profiles = raw.get("profiles", {})
+    for name, table in profiles.items():
+        _build(StageConfig, table, f"profiles.{name}", path)
+    if profile is not None and profile not in profiles:
+        raise RecipeError(f"{path}: no profile {profile!r}; profiles: {', '.join(sorted(profiles)) or 'none'}")
+    chosen = profiles.get(profile, {}) if profile else {}
     names = set()
     for i, table in enumerate(raw.get("stages", [])):
-        stage = _build(StageConfig, table, f"stages[{i}]", path, defaults=defaults)
+        stage = _build(StageConfig, {**table, **chosen}, f"stages[{i}]", path, defaults=defaults)
         stage.name = stage.name or f"stage{i + 1}"
         _check_stage(stage, recipe, path, names)
         names.add(stage.name)

@@ -15,6 +15,8 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from harness import HarnessError
 from harness.data import DataError, EmbeddedDataset, open_dataset
 
+from .folders import evaluation_hashes, load_folder_pairs, manifest_hash, pixel_hash
+
 MAX_CROP_TRIES = 10
 
 
@@ -37,6 +39,22 @@ def load_pairs(spec: str, *, scale: int, purpose: str = "training") -> list[tupl
     return pairs
 
 
+def load_training_data(spec: str, *, scale: int, exclude_specs: list[str]) -> tuple[list, dict]:
+    """Training pairs and their manifest: ``embedded:train`` or comma-separated folders of HR photographs."""
+    if spec.startswith("embedded"):
+        pairs = load_pairs(spec, scale=scale)
+        entries = [{"name": n, "sha256": pixel_hash(hr.permute(1, 2, 0).numpy())} for n, _, hr in pairs]
+        return pairs, {"spec": spec, "n_files": len(entries), "hash": manifest_hash(entries), "files": entries}
+    try:
+        exclude = evaluation_hashes(exclude_specs, scale=scale, error=TrainDataError)
+        pairs, manifest = load_folder_pairs(spec, scale=scale, exclude=exclude, error=TrainDataError)
+    except DataError as exc:
+        raise TrainDataError(str(exc)) from None
+    if not pairs:
+        raise TrainDataError(f"{spec}: no usable images for training; put PNG/JPEG HR images in it")
+    return [(n, _chw(lr), _chw(hr)) for n, lr, hr in pairs], manifest
+
+
 def _chw(img: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).contiguous()
 
@@ -50,14 +68,16 @@ class PatchDataset(torch.utils.data.Dataset):
             raise TrainDataError(f"hr_patch {hr_patch} is not a multiple of the scale {scale}")
         self.lr_patch, self.scale, self.seed = hr_patch // scale, scale, seed
         self.min_patch_std = min_patch_std
-        self.pairs = pairs
-        for name, lr, _ in pairs:
+        # Images smaller than one patch cannot give one: skipped by rule (listed), an error only if none is left.
+        self.pairs = [p for p in pairs if min(p[1].shape[1:]) >= self.lr_patch]
+        self.skipped = [name for name, lr, _ in pairs if min(lr.shape[1:]) < self.lr_patch]
+        if not self.pairs:
+            name, lr, _ = pairs[0]
             h, w = lr.shape[1:]
-            if min(h, w) < self.lr_patch:
-                raise TrainDataError(f"{source or name}: image {name!r} is {w}x{h} LR pixels, smaller than the "
-                                     f"{self.lr_patch}x{self.lr_patch} LR patch (hr_patch {hr_patch}); "
-                                     "lower hr_patch or drop the image")
-        self.length = len(pairs) * patches_per_image
+            raise TrainDataError(f"{source or name}: image {name!r} is {w}x{h} LR pixels, smaller than the "
+                                 f"{self.lr_patch}x{self.lr_patch} LR patch (hr_patch {hr_patch}); "
+                                 "lower hr_patch or add larger images")
+        self.length = len(self.pairs) * patches_per_image
 
     def __len__(self) -> int:
         return self.length
@@ -129,7 +149,14 @@ class PatchStream:
 
 def validation_images(spec: str, *, scale: int, hr_crop: int) -> list[tuple[str, torch.Tensor, torch.Tensor]]:
     """Fixed validation pairs: a centre crop (HR side ``hr_crop``, 0 = whole) of each image."""
-    pairs = load_pairs(spec, scale=scale, purpose="validation")
+    if spec.startswith("embedded"):
+        pairs = load_pairs(spec, scale=scale, purpose="validation")
+    else:
+        try:
+            found, _ = load_folder_pairs(spec, scale=scale, exclude={}, error=TrainDataError)
+        except DataError as exc:
+            raise TrainDataError(str(exc)) from None
+        pairs = [(n, _chw(lr), _chw(hr)) for n, lr, hr in found]
     if hr_crop <= 0:
         return pairs
     out, p = [], hr_crop // scale

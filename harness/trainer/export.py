@@ -49,6 +49,7 @@ def export_all(runner: RecipeRun, *, measure_eval: bool = False) -> list[pathlib
             model = models.fuse(model)
         target = runner.paths.export_dir / export.file
         lineage = _lineage(runner, export.stage)
+        env = fingerprint(runner.dist.device.type)
         record = {"file": export.file, "model_name": model.model_name, "form": export.form,
                   "params": sum(p.numel() for p in model.parameters()),
                   "inner_widths": [list(w) for w in model.inner_widths], "recipe": runner.recipe.name,
@@ -57,12 +58,17 @@ def export_all(runner: RecipeRun, *, measure_eval: bool = False) -> list[pathlib
                   "stages": lineage, "total_steps": sum(s.get("steps", 0) for s in lineage.values()),
                   "train_wall_s": sum(s.get("wall_s", 0.0) for s in lineage.values()),
                   "world_size": runner.dist.world_size, "device": str(runner.dist.device),
-                  "environment": fingerprint(runner.dist.device.type),
+                  "environment": env, "git": env["git"], "recipe_hash": runner.recipe_hash,
+                  "resolved_recipe": runner.resolved, "data_manifest": runner.finished.get("data_manifest"),
                   "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         if measure_eval:
             record["eval"] = embedded_eval_psnr(model)
+        manifest = runner.finished.get("data_manifest") or {}
         models.save_model(model, target, config={"recipe": runner.recipe.name, "stage": export.stage,
-                                                 "form": export.form},
+                                                 "form": export.form, "git": env["git"],
+                                                 "recipe_hash": runner.recipe_hash,
+                                                 "data_manifest_hash": manifest.get("hash"),
+                                                 "resolved_recipe": runner.resolved},
                           extra={"train_record": target.with_suffix(".train.json").name})
         json_write(target.with_suffix(".train.json"), record)
         written.append(target)

@@ -40,6 +40,8 @@ class StageResult:
     val_psnr_y: float | None
     wall_s: float
     losses: dict = field(default_factory=dict)
+    data_wait_fraction: float | None = None  # share of this invocation's step time spent waiting for batches
+    curve: list = field(default_factory=list)  # (step, validation PSNR-Y) of this stage
 
 
 def stage_steps(stage: StageConfig, steps_per_epoch: int) -> tuple[int, int]:
@@ -84,17 +86,22 @@ def train_stage(model: nn.Module, stage: StageConfig, *, stream, val_images, ctx
     loss_fn = StageLoss(pixel=stage.loss, eps=stage.charbonnier_eps, teacher=teacher,
                         distill_weight=stage.distill_weight, contrastive_weight=stage.contrastive_weight,
                         seed=ctx.seed).to(device)
+    layout = torch.channels_last if stage.channels_last else torch.contiguous_format
+    model.to(memory_format=layout)
     net = ctx.dist.wrap(model)
     net.train()
+    waited, curve = 0.0, list((resume or {}).get("extra", {}).get("curve", []))
     batches = stream.batches(step)
     window, window_parts, window_n, final_loss, val = None, {}, 0, None, None
     started = time.perf_counter()
     progress = tqdm(total=total, initial=step, desc=stage.name, unit="step", disable=not ctx.progress, leave=False)
     while step < total:
         ctx.budget.spend()
+        t_wait = time.perf_counter()
         lr_batch, hr_batch = next(batches)
-        lr_batch = lr_batch.to(device, non_blocking=True).float()
-        hr_batch = hr_batch.to(device, non_blocking=True).float()
+        waited += time.perf_counter() - t_wait
+        lr_batch = lr_batch.to(device, non_blocking=True).float().contiguous(memory_format=layout)
+        hr_batch = hr_batch.to(device, non_blocking=True).float().contiguous(memory_format=layout)
         output = net(lr_batch)
         loss, parts = loss_fn(output, hr_batch, lr_batch)
         optimizer.zero_grad(set_to_none=True)
@@ -115,15 +122,20 @@ def train_stage(model: nn.Module, stage: StageConfig, *, stream, val_images, ctx
             progress.set_postfix(loss=f"{final_loss:.4f}")
             window, window_parts, window_n = None, {}, 0
         if stage.val_every and step % stage.val_every == 0 and step < total:
-            ctx.log.write(event="val", stage=stage.name, step=step, psnr_y=validate(model, val_images, device))
+            curve.append([step, validate(model, val_images, device)])
+            ctx.log.write(event="val", stage=stage.name, step=step, psnr_y=curve[-1][1])
         if (step % stage.checkpoint_every == 0 or step == total) and ctx.dist.is_main:
             save_state(ctx.paths.state, stage=stage.name, step=step, model=model, optimizer=optimizer,
                        scheduler=scheduler,
-                       extra={"total": total, "wall_s": wall_before + time.perf_counter() - started})
+                       extra={"total": total, "wall_s": wall_before + time.perf_counter() - started,
+                              "recipe_hash": ctx.recipe_hash, "curve": curve})
     progress.close()
+    elapsed = time.perf_counter() - started
+    model.to(memory_format=torch.contiguous_format)
     if val_images:
         val = validate(model, val_images, device)
         ctx.log.write(event="val", stage=stage.name, step=step, psnr_y=val)
-    return StageResult(steps=step, final_loss=final_loss, val_psnr_y=val,
-                       wall_s=wall_before + time.perf_counter() - started,
-                       losses={"final_window_loss": final_loss})
+        curve.append([step, val])
+    return StageResult(steps=step, final_loss=final_loss, val_psnr_y=val, wall_s=wall_before + elapsed,
+                       losses={"final_window_loss": final_loss},
+                       data_wait_fraction=waited / elapsed if elapsed > 0 else None, curve=curve)

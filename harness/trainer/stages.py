@@ -25,10 +25,11 @@ from models.checkpoints import CheckpointError
 from . import distributed
 from .checkpointing import check_writable, json_write, load_state_file
 from .config import ModelConfig, Recipe, StageConfig
-from .data import PatchDataset, PatchStream, load_pairs, validation_images
+from .data import PatchDataset, PatchStream, load_training_data, validation_images
 from .init import interpolation_init
 from .logs import JsonlLog
 from .loop import StepBudget, train_stage
+from .provenance import recipe_hash, resolved_recipe
 from .prune import prune_stage
 
 
@@ -62,6 +63,7 @@ class RunContext:
     seed: int
     budget: StepBudget = field(default_factory=StepBudget)
     progress: bool = True
+    recipe_hash: str = ""
 
 
 def build_fresh(cfg: ModelConfig) -> nn.Module:
@@ -124,23 +126,47 @@ class RecipeRun:
                 raise TrainError(f"{out}: already holds a training run; pass --resume to continue it or choose "
                                  "another --out folder")
         self.dist.barrier()
-        self.finished = read_progress(self.paths.progress) if resume and self.paths.progress.exists() \
-            else {"recipe": recipe.name, "runs": {}}
-        self.state = load_state_file(self.paths.state) if resume else None
         self.data_spec = data or recipe.data.train
+        self.resolved = resolved_recipe(recipe, data=self.data_spec, step_scale=step_scale)
+        self.recipe_hash = recipe_hash(self.resolved)
+        self.finished = read_progress(self.paths.progress) if resume and self.paths.progress.exists() \
+            else {"recipe": recipe.name, "recipe_hash": self.recipe_hash, "runs": {}}
+        self.state = load_state_file(self.paths.state) if resume else None
+        if resume:
+            self._check_same_run(out)
+        self.manifest: dict | None = None
         self.step_scale = step_scale
         self.ctx = RunContext(device=self.dist.device, dist=self.dist,
                               log=JsonlLog(out / "log.jsonl", enabled=self.dist.is_main), paths=self.paths,
-                              seed=recipe.seed, budget=StepBudget(max_steps), progress=progress and self.dist.is_main)
+                              seed=recipe.seed, budget=StepBudget(max_steps), progress=progress and self.dist.is_main,
+                              recipe_hash=self.recipe_hash)
         self.current: dict[str, nn.Module] = {}
         self._pairs = None
         self._val = None
 
+    def _check_same_run(self, out: pathlib.Path) -> None:
+        """--resume continues only a run of this very resolved recipe: never a foreign state."""
+        found = {self.finished.get("recipe_hash") if self.paths.progress.exists() else self.recipe_hash,
+                 (self.state.get("extra") or {}).get("recipe_hash") if self.state is not None else self.recipe_hash}
+        if found != {self.recipe_hash}:
+            other = next((h for h in found if h != self.recipe_hash), None)
+            raise TrainError(f"{out}: holds a run of another recipe or settings (recipe hash {str(other)[:12]}, "
+                             f"this one {self.recipe_hash[:12]}); resume it with the same recipe, --data and "
+                             "--step-scale, or choose another --out folder (nothing was changed)")
+
     # -- data -----------------------------------------------------------------------------------------------
     def pairs(self, scale: int):
         if self._pairs is None:
-            self._pairs = load_pairs(self.data_spec, scale=scale)
+            self._pairs, self.manifest = load_training_data(self.data_spec, scale=scale,
+                                                            exclude_specs=self._evaluation_specs())
+            self.finished["data_manifest"] = self.manifest
         return self._pairs
+
+    def _evaluation_specs(self) -> list[str]:
+        """Folders no training image may come from: the evaluation sets, and the validation split unless the
+        recipe validates on (crops of) the training images themselves."""
+        cfg = self.recipe.data
+        return [*cfg.exclude, *([cfg.val] if cfg.val != self.data_spec else [])]
 
     def val_images(self, scale: int):
         if self._val is None:
@@ -156,6 +182,8 @@ class RecipeRun:
         dataset = PatchDataset(self.pairs(scale), hr_patch=stage.hr_patch, scale=scale, seed=self.recipe.seed,
                                patches_per_image=self.recipe.data.patches_per_image, source=source,
                                min_patch_std=self.recipe.data.min_patch_std)
+        if dataset.skipped:
+            self.finished["data_manifest"].setdefault("skipped_smaller_than_patch", {})[stage.name] = dataset.skipped
         return PatchStream(dataset, global_batch=stage.batch_size, world_size=self.dist.world_size,
                            rank=self.dist.rank, num_workers=self.recipe.data.num_workers, seed=self.recipe.seed)
 
