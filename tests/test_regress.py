@@ -57,6 +57,7 @@ def timed_record(models: dict, reference, inputs) -> dict:
     return {"kind": "sr-harness-run", "run_id": "t", "env": {"device": "cpu"}, "results": rows}
 
 
+@pytest.mark.bench  # real timings: a loaded machine can fail it, so it runs in `tox -e perf` only
 def test_unchanged_rerun_passes_and_planted_slowdown_fails(nets, inputs):
     models = {"slimrlfn_x4": nets["slimrlfn_x4"], "rlfn_s_x4": nets["rlfn_s_x4"]}
     baseline = timed_record(models, nets["reference"], inputs)

@@ -103,3 +103,54 @@ def test_damaged_progress_file_on_resume(tmp_path, recipe, capsys):
     (out / "progress.json").write_text('{"recipe": "r", "runs": {')
     err = fails(train_argv(recipe, out, "--resume"), capsys)
     assert "progress.json" in err and "--out" in err
+
+
+def test_resume_with_another_recipe_is_refused_and_changes_nothing(tmp_path, recipe, capsys):
+    out = tmp_path / "out"
+    assert main(train_argv(recipe, out, "--max-steps", "4", "--threads", "1")) == 3  # stopped, state.pt kept
+    capsys.readouterr()
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    other = write_recipe(tmp_path / "other.toml", tmp_path / "img", STAGE.replace("steps = 6", "steps = 9"))
+    err = fails(train_argv(other, out, "--resume"), capsys)
+    assert "another recipe" in err and "recipe hash" in err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_torch_save_runtime_error_on_a_full_disk_is_one_line(tmp_path, recipe, monkeypatch, capsys):
+    def full(obj, handle, *args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:595] . PytorchStreamWriter failed writing file")
+
+    monkeypatch.setattr(checkpointing.torch, "save", full)
+    err = fails(train_argv(recipe, tmp_path / "out", "--threads", "1"), capsys)
+    assert "state.pt" in err and "failed writing file" in err
+
+
+def test_state_with_the_right_tag_and_wrong_contents(tmp_path, recipe, capsys):
+    out = tmp_path / "out"
+    assert main(train_argv(recipe, out, "--max-steps", "4", "--threads", "1")) == 3
+    capsys.readouterr()
+    state = torch.load(out / "state.pt", weights_only=True)
+    state["model"] = {"x": torch.zeros(2)}
+    torch.save(state, out / "state.pt")
+    err = fails(train_argv(recipe, out, "--resume"), capsys)
+    assert "state.pt" in err and "does not fit" in err
+    state["model"] = "not a dict"
+    torch.save(state, out / "state.pt")
+    assert "damaged training state" in fails(train_argv(recipe, out, "--resume"), capsys)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a CPU-only torch")
+def test_cuda_on_a_cpu_only_torch(tmp_path, recipe, capsys):
+    argv = ["train", "--recipe", str(recipe), "--out", str(tmp_path / "out"), "--device", "cuda", "--no-progress"]
+    assert "sees no CUDA device" in fails(argv, capsys)
+
+
+def test_a_training_image_equal_to_an_evaluation_image_is_an_error(tmp_path, capsys):
+    data = write_images(tmp_path / "img")
+    evaluation = tmp_path / "eval" / "HR"
+    evaluation.mkdir(parents=True)
+    (evaluation / "copy.png").write_bytes((data / "img1.png").read_bytes())
+    recipe = write_recipe(tmp_path / "r.toml", data, STAGE)
+    recipe.write_text(recipe.read_text().replace("num_workers = 0", f'num_workers = 0\nexclude = ["{evaluation.parent}"]'))
+    err = fails(train_argv(recipe, tmp_path / "out"), capsys)
+    assert "img1.png" in err and "copy.png" in err

@@ -121,3 +121,27 @@ def test_cuda_stage_trains_and_resumes(tmp_path, images, cuda_device):
     runner.run()
     assert runner.dist.device.type == "cuda"
     assert weights(tmp_path / "gpu" / "stages" / "student_distill.pth")["conv_1.weight"].device.type == "cpu"
+
+
+def test_exports_carry_provenance_and_the_data_manifest(tmp_path):
+    import json
+
+    from test_train_support import write_images, write_recipe
+
+    from harness.trainer.cli import main
+
+    data = write_images(tmp_path / "img", n=3)
+    write_images(tmp_path / "img" / "small", n=1, size=40, seed=5)  # recursive; smaller than the 64 HR patch
+    recipe = write_recipe(tmp_path / "r.toml", data, '[[stages]]\nname = "s"\nmodel = "student"\nsteps = 2\n',
+                          exports='[[exports]]\nstage = "s"\nfile = "s.pth"\n')
+    assert main(["train", "--recipe", str(recipe), "--out", str(tmp_path / "out"), "--device", "cpu",
+                 "--no-progress", "--threads", "1"]) == 0
+    record = json.loads((tmp_path / "out" / "export" / "s.train.json").read_text())
+    manifest = record["data_manifest"]
+    assert manifest["n_files"] == 4 and len(manifest["hash"]) == 64
+    assert [f["name"] for f in manifest["files"]][-1] == "img/small/img0.png"
+    assert manifest["skipped_smaller_than_patch"] == {"s": ["img/small/img0.png"]}
+    assert record["git"].keys() == {"commit", "dirty"} and len(record["recipe_hash"]) == 64
+    assert record["resolved_recipe"]["stages"][0]["steps"] == 2
+    config = models.load_model(tmp_path / "out" / "export" / "s.pth")[1].config
+    assert config["recipe_hash"] == record["recipe_hash"] and config["data_manifest_hash"] == manifest["hash"]

@@ -55,8 +55,9 @@ def atomic_save(obj, path: pathlib.Path) -> None:
     """torch.save ``obj`` over ``path`` atomically; a failed write keeps the previous file."""
     try:
         atomic_write(path, lambda handle: torch.save(obj, handle))
-    except OSError as exc:
-        raise CheckpointWriteError(f"{path}: checkpoint not written ({exc.strerror or exc}); the previous one "
+    except (OSError, RuntimeError) as exc:  # torch.save reports a full disk as a RuntimeError of its writer
+        reason = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:120]
+        raise CheckpointWriteError(f"{path}: checkpoint not written ({reason}); the previous one "
                                    "is kept; free disk space or choose another --out folder") from None
 
 
@@ -86,4 +87,10 @@ def load_state_file(path: pathlib.Path) -> dict | None:
                                    "to restart, or choose another --out folder") from None
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         raise CheckpointWriteError(f"{path}: not a training state file; delete it or choose another --out folder")
+    expected = {"stage": str, "step": int, "model": dict, "optimizer": dict, "scheduler": dict, "rng": dict,
+                "extra": dict}
+    bad = next((k for k, t in expected.items() if not isinstance(state.get(k), t)), None)
+    if bad is not None or not all(isinstance(v, torch.Tensor) for v in state["model"].values()):
+        raise CheckpointWriteError(f"{path}: damaged training state (field {bad or 'model'!r}); delete it to "
+                                   "restart the stage, or choose another --out folder")
     return state

@@ -18,6 +18,7 @@ from harness.data import DataError, EmbeddedDataset, open_dataset
 from .folders import evaluation_hashes, load_folder_pairs, manifest_hash, pixel_hash
 
 MAX_CROP_TRIES = 10
+MIN_LR_SIDE = 15  # the networks' smallest input (ESA's strided conv and 7 x 7 pool)
 
 
 class TrainDataError(HarnessError, ValueError):
@@ -157,6 +158,9 @@ def validation_images(spec: str, *, scale: int, hr_crop: int) -> list[tuple[str,
         except DataError as exc:
             raise TrainDataError(str(exc)) from None
         pairs = [(n, _chw(lr), _chw(hr)) for n, lr, hr in found]
+    pairs = [p for p in pairs if min(p[1].shape[1:]) >= MIN_LR_SIDE]  # too small for the networks: skipped
+    if not pairs:
+        raise TrainDataError(f"{spec}: no validation image has {MIN_LR_SIDE}+ LR pixels a side; use larger images")
     if hr_crop <= 0:
         return pairs
     out, p = [], hr_crop // scale

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from protocols.quality import psnr_y, to_uint8
 
-from .checkpointing import save_state, set_rng_states
+from .checkpointing import CheckpointWriteError, save_state, set_rng_states
 from .config import StageConfig
 from .losses import StageLoss
 
@@ -77,10 +77,15 @@ def train_stage(model: nn.Module, stage: StageConfig, *, stream, val_images, ctx
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t_max, eta_min=stage.eta_min)
     step, wall_before = 0, 0.0
     if resume is not None:
-        model.load_state_dict(resume["model"])
-        optimizer.load_state_dict(resume["optimizer"])
-        scheduler.load_state_dict(resume["scheduler"])
-        set_rng_states(resume["rng"])
+        try:
+            model.load_state_dict(resume["model"])
+            optimizer.load_state_dict(resume["optimizer"])
+            scheduler.load_state_dict(resume["scheduler"])
+            set_rng_states(resume["rng"])
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
+            raise CheckpointWriteError(f"{ctx.paths.state}: training state does not fit stage {stage.name!r} "
+                                       f"({' '.join(str(exc).split())[:120]}); delete it to restart the stage, "
+                                       "or choose another --out folder") from None
         step = resume["step"]
         wall_before = float(resume.get("extra", {}).get("wall_s", 0.0))  # time spent before the kill
     loss_fn = StageLoss(pixel=stage.loss, eps=stage.charbonnier_eps, teacher=teacher,
