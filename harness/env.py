@@ -10,7 +10,7 @@ import sys
 
 import torch
 
-from protocols.runtime import environment_flags
+from protocols.machine import environment_flags
 
 from . import PROJECT_ROOT
 

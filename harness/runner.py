@@ -7,6 +7,7 @@ architecture (so machine noise hits every model alike), measure complexity once 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -24,7 +25,7 @@ from . import PROJECT_ROOT, HarnessError
 from .config import BICUBIC, FILE_VARIANT, RunConfig
 from .env import fingerprint
 from .records import RECORD_KIND, SCHEMA_VERSION
-from .timing import REFERENCE_KEY, scaled_module, time_models
+from .timing import REFERENCE_KEY, ntire_timing, scaled_module, time_models
 from .training import training_summary
 
 
@@ -105,7 +106,8 @@ def _to_input(lr, device: str) -> torch.Tensor:
 
 
 def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop: int, rounded_y: bool,
-                 clock: dict, progress: Callable, references, extras: tuple[str, ...] = ()) -> list[dict]:
+                 clock: dict, progress: Callable, references, extras: tuple[str, ...] = (), timer=None,
+                 samples: list | None = None) -> list[dict]:
     """Per-image PSNR-Y, PSNR-RGB and SSIM-Y of one model (or the bicubic row) over the dataset.
 
     ``references`` (a ``ReferenceCache`` shared by all models on the dataset) holds the HR-side work, so it is
@@ -114,6 +116,9 @@ def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop
     Image i's metrics run on a worker thread while image i+1 goes through the model (numpy releases the GIL),
     so they cost wall time only where they outlast the forward passes. ``clock`` gets both: ``metrics`` is the
     wall time spent waiting for them, ``metrics_cpu`` their full compute time.
+
+    With a ``timer`` (NTIRE mode) every forward is timed as the organizers time it, into ``samples`` in dataset
+    order, and the metrics run between forwards (as in their script), never beside a timed forward.
     """
     from models import InputError, check_input  # noqa: PLC0415
     from protocols.imresize import bicubic_upscale  # noqa: PLC0415
@@ -139,7 +144,11 @@ def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop
                 except InputError as exc:
                     raise RunError(f"{_where(dataset, pair)}: {exc}") from None
                 with torch.inference_mode():
-                    out = net(x)
+                    if timer is None:
+                        out = net(x)
+                    else:
+                        out, ms = timer.timed(net, x)
+                        samples.append(ms)
                 if not bool(torch.isfinite(out).all()):
                     bad = int((~torch.isfinite(out)).sum())
                     raise ModelFailed(f"{_where(dataset, pair)}: output has {bad} NaN/Inf value(s); no metric is "
@@ -150,6 +159,8 @@ def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop
                 raise RunError(f"{_where(dataset, pair)}: SR output {sr.shape[1]}x{sr.shape[0]} does not match HR "
                                f"{pair.hr.shape[1]}x{pair.hr.shape[0]}; check that the LR is the HR / {scale}")
             pending.append((pair.name, pool.submit(measured_metrics, sr, pair.hr, index)))
+            if timer is not None:
+                pending[-1][1].result()  # serial, as the official loop: nothing runs beside the next forward
         t0 = time.perf_counter()
         per_image = []
         for name, future in pending:
@@ -158,6 +169,57 @@ def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop
             per_image.append({"name": name, **metrics})
         clock["metrics"] += time.perf_counter() - t0
     return per_image
+
+
+def _dataset_pass(cfg: RunConfig, dataset, loaded: list[LoadedModel], reference, *, clock: dict, cold: bool) -> dict:
+    """Decode a dataset once, then every model's quality pass over it (timed per image in NTIRE mode; the
+    reference architecture, when not a row of the run, gets a timed pass of its own first)."""
+    from protocols.quality import ReferenceCache  # noqa: PLC0415
+    from protocols.runtime import ForwardTimer  # noqa: PLC0415
+
+    ntire = cfg.protocol.runtime_mode == "ntire"
+    t0 = time.perf_counter()
+    pairs = list(dataset)  # decode (and, for HR-only sets, make the LR) once for all models
+    if not pairs:
+        raise RunError(f"{dataset.name}: dataset has no images")
+    inputs = [_to_input(p.lr, cfg.device) for p in pairs]
+    clock["decode"] += time.perf_counter() - t0
+    crop = cfg.protocol.crop if cfg.protocol.crop is not None else cfg.scale
+    samples, per_model, failed = {}, {}, {}
+    if reference is not None:
+        timer = ForwardTimer(cfg.device)
+        with torch.inference_mode():
+            samples[REFERENCE_KEY] = [timer.timed(scaled_module(reference), x)[1] for x in inputs]
+    references = ReferenceCache(crop=crop)  # each HR image's share of the metrics, done once for all models
+    for m in loaded:
+        timer = ForwardTimer(cfg.device) if ntire and m.module is not None else None
+        taken: list[float] = []
+        try:
+            per_model[m.key] = quality_pass(m, dataset, pairs, inputs, scale=cfg.scale, crop=crop,
+                                            rounded_y=cfg.protocol.rounded_y, clock=clock, progress=_progress,
+                                            references=references, extras=cfg.protocol.extra_metrics,
+                                            timer=timer, samples=taken)
+        except ModelFailed as exc:
+            failed[m.key] = str(exc)
+            print(f"error: {m.key}: {exc}", file=sys.stderr)
+        if timer is not None:
+            samples[m.key] = taken
+    memory = torch.cuda.max_memory_allocated() / 2**20 if cfg.device == "cuda" else None  # never reset
+    return {"info": {"name": dataset.name, "n_images": len(pairs), **_jsonable(dataset.describe())},
+            "n": len(pairs), "inputs": inputs, "per_model": per_model, "failed": failed, "samples": samples,
+            "cold": cold, "memory_mib": memory}
+
+
+def _row(m: LoadedModel, dataset, done: dict, runtime: dict, speed: dict, timing_input, complexity: dict) -> dict:
+    from protocols.quality import mean_metrics  # noqa: PLC0415
+
+    ok = m.key not in done["failed"]
+    return {"model": m.key, "arch": m.name, "variant": m.variant, "dataset": dataset.name,
+            "status": "ok" if ok else "failed", "error": done["failed"].get(m.key), "n_images": done["n"],
+            "checkpoint": m.checkpoint, "metrics": mean_metrics(done["per_model"][m.key]) if ok else {},
+            "per_image": done["per_model"].get(m.key, []), "runtime": runtime.get(m.key),
+            "timing_input": timing_input if m.module is not None else None, "speed": speed.get(m.key),
+            "complexity": complexity.get(m.key), "training": m.training}
 
 
 def run(cfg: RunConfig, *, datasets: list | None = None) -> dict:
@@ -176,7 +238,7 @@ def run(cfg: RunConfig, *, datasets: list | None = None) -> dict:
 def _run(cfg: RunConfig, datasets: list | None) -> dict:
     from models import build_model  # noqa: PLC0415
     from protocols.complexity import measure_complexity  # noqa: PLC0415
-    from protocols.quality import ReferenceCache, mean_metrics  # noqa: PLC0415
+    from protocols.runtime import ntire_pass  # noqa: PLC0415
 
     started = dt.datetime.now(dt.timezone.utc)
     clock = defaultdict(float)
@@ -197,52 +259,37 @@ def _run(cfg: RunConfig, datasets: list | None) -> dict:
         torch.manual_seed(0)
         reference = build_model(cfg.protocol.speed_reference).eval().to(device)
 
-    t0 = time.perf_counter()
+    ntire = cfg.protocol.runtime_mode == "ntire"
+    # Every quality pass first: in NTIRE mode a model's first image is its first forward on this device.
+    passes = []
+    with ntire_pass() if ntire else contextlib.nullcontext():
+        for first, dataset in enumerate(datasets):
+            passes.append(_dataset_pass(cfg, dataset, loaded, reference if ntire and in_run is None else None,
+                                        clock=clock, cold=first == 0))
+    t0 = time.perf_counter()  # complexity after the timed passes: fvcore's trace is a forward of the model
     complexity = {m.key: measure_complexity(m.module, input_hw=cfg.protocol.complexity_hw, device=device).to_dict()
                   for m in nets}
     ref_complexity = complexity[in_run.key] if in_run is not None else measure_complexity(  # ~1 s of fvcore
         reference, input_hw=cfg.protocol.complexity_hw, device=device).to_dict()
     clock["complexity"] += time.perf_counter() - t0
 
-    crop = cfg.protocol.crop if cfg.protocol.crop is not None else cfg.scale
     results, dataset_info, ref_runtime = [], [], {}
-    for dataset in datasets:
-        t0 = time.perf_counter()
-        pairs = list(dataset)  # decode (and, for HR-only sets, make the LR) once for all models
-        if not pairs:
-            raise RunError(f"{dataset.name}: dataset has no images")
-        inputs = [_to_input(p.lr, device) for p in pairs]
-        clock["decode"] += time.perf_counter() - t0
-        dataset_info.append({"name": dataset.name, "n_images": len(pairs), **_jsonable(dataset.describe())})
-
-        references = ReferenceCache(crop=crop)  # each HR image's share of the metrics, done once for all models
-        per_model, failed = {}, {}
-        for m in loaded:
-            try:
-                per_model[m.key] = quality_pass(m, dataset, pairs, inputs, scale=cfg.scale, crop=crop,
-                                                rounded_y=cfg.protocol.rounded_y, clock=clock, progress=_progress,
-                                                references=references, extras=cfg.protocol.extra_metrics)
-            except ModelFailed as exc:
-                failed[m.key] = str(exc)
-                print(f"error: {m.key}: {exc}", file=sys.stderr)
+    for dataset, done in zip(datasets, passes):
+        dataset_info.append(done["info"])
         t0 = time.perf_counter()
         runtime, speed, timing_input = ({}, {}, None)
-        if nets:
-            timed = {m.key: m.module for m in nets if m.key not in failed} | {REFERENCE_KEY: reference}
-            runtime, speed, timing_input = time_models(timed, inputs, cfg)
+        if nets and ntire:
+            ref_key = in_run.key if in_run is not None else REFERENCE_KEY
+            timed = {k: v for k, v in done["samples"].items() if k not in done["failed"]}
+            runtime, speed, timing_input = ntire_timing(timed, ref_key, cfg, cold=done["cold"],
+                                                        memory_mib=done["memory_mib"])
+            ref_runtime[dataset.name] = {"runtime": runtime[ref_key], "speed": speed[ref_key]}
+        elif nets:
+            timed = {m.key: m.module for m in nets if m.key not in done["failed"]} | {REFERENCE_KEY: reference}
+            runtime, speed, timing_input = time_models(timed, done["inputs"], cfg)
             ref_runtime[dataset.name] = {"runtime": runtime[REFERENCE_KEY], "speed": speed[REFERENCE_KEY]}
         clock["timing"] += time.perf_counter() - t0
-
-        for m in loaded:
-            ok = m.key not in failed
-            results.append({
-                "model": m.key, "arch": m.name, "variant": m.variant, "dataset": dataset.name,
-                "status": "ok" if ok else "failed", "error": failed.get(m.key),
-                "n_images": len(pairs), "checkpoint": m.checkpoint,
-                "metrics": mean_metrics(per_model[m.key]) if ok else {}, "per_image": per_model.get(m.key, []),
-                "runtime": runtime.get(m.key), "timing_input": timing_input if m.module is not None else None,
-                "speed": speed.get(m.key), "complexity": complexity.get(m.key), "training": m.training,
-            })
+        results += [_row(m, dataset, done, runtime, speed, timing_input, complexity) for m in loaded]
 
     commit = env["git"]["commit"] or "nogit"
     run_id = started.strftime("%Y%m%d_%H%M%S") + f"_{commit[:12]}" + ("_dirty" if env["git"]["dirty"] else "")

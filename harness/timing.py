@@ -23,8 +23,8 @@ def centre_crops(tensors: list[torch.Tensor], side: int) -> list[torch.Tensor]:
 
 
 def time_models(models: dict[str, torch.nn.Module], full_inputs, cfg: RunConfig) -> tuple[dict, dict, dict]:
-    """Runtime per model (the configured mode) and speed ratios to the reference (always steady, interleaved)."""
-    from protocols.runtime import measure_interleaved, measure_runtime  # noqa: PLC0415
+    """Steady runtime per model and speed ratios to the reference, timed interleaved on equal centre crops."""
+    from protocols.runtime import measure_interleaved  # noqa: PLC0415
 
     p = cfg.protocol
     crops = centre_crops(full_inputs, p.timing_size)
@@ -36,15 +36,26 @@ def time_models(models: dict[str, torch.nn.Module], full_inputs, cfg: RunConfig)
                        median_ms=res.median_ms, reference_median_ms=ref.median_ms,
                        input_hw=list(crops[0].shape[-2:]), n_inputs=len(crops), rounds=p.rounds)
              for key, res in interleaved.items()}
-    if p.runtime_mode == "steady":
-        runtime = {k: r.to_dict() for k, r in interleaved.items()}
-        timing_input = {"kind": "centre crops of the LR images, interleaved with the reference",
-                        "hw": list(crops[0].shape[-2:]), "n": len(crops)}
-    else:
-        runtime = {k: measure_runtime(m, full_inputs, device=cfg.device, mode="ntire", half=p.half).to_dict()
-                   for k, m in scaled.items()}
-        timing_input = {"kind": "full LR images, one cold pass each (NTIRE protocol)", "hw": None,
-                        "n": len(full_inputs)}
+    runtime = {k: r.to_dict() for k, r in interleaved.items()}
+    timing_input = {"kind": "centre crops of the LR images, interleaved with the reference",
+                    "hw": list(crops[0].shape[-2:]), "n": len(crops)}
+    return runtime, speed, timing_input
+
+
+def ntire_timing(samples: dict[str, list[float]], reference_key: str, cfg: RunConfig, *, cold: bool,
+                 memory_mib: float | None) -> tuple[dict, dict, dict]:
+    """NTIRE mode: the per-image samples of the quality pass as each model's runtime, and speed ratios paired per
+    image with the reference's samples (no forward beyond the quality pass's)."""
+    from protocols.runtime import ntire_result  # noqa: PLC0415
+
+    runtime = {k: ntire_result(v, device=cfg.device, cold=cold, memory_mib=memory_mib)
+               .to_dict() for k, v in samples.items()}
+    ref = samples[reference_key]
+    speed = {k: dict(speed_ratio(v, ref), reference=cfg.protocol.speed_reference, median_ms=runtime[k]["median_ms"],
+                     reference_median_ms=runtime[reference_key]["median_ms"], input_hw=None, n_inputs=len(v),
+                     rounds=1) for k, v in samples.items()}
+    timing_input = {"kind": "full LR images, timed in the quality pass in dataset order (NTIRE protocol)",
+                    "hw": None, "n": len(ref), "cold": cold}
     return runtime, speed, timing_input
 
 

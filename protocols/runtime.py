@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import platform
-import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -28,7 +26,10 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["RuntimeResult", "bootstrap_ci", "environment_flags", "measure_interleaved", "measure_runtime", "ratio_ci"]
+from protocols.machine import cpu_model, environment_flags, nvidia_driver  # noqa: F401  (re-exported)
+
+__all__ = ["ForwardTimer", "RuntimeResult", "bootstrap_ci", "environment_flags", "measure_interleaved",
+           "measure_runtime", "ntire_result", "ratio_ci"]
 
 MODES = ("ntire", "steady")
 N_BOOTSTRAP = 2000
@@ -52,6 +53,9 @@ class RuntimeResult:
     flags: dict
     unit: str = "ms"
     input_index: list[int] = field(default_factory=list)  # which input each sample timed
+    cold: bool | None = None  # ntire mode: the first sample is the model's first forward on this device
+    memory_mib: float | None = None  # CUDA: torch.cuda.max_memory_allocated after the pass (never reset)
+    source: str = ""  # where the samples come from (e.g. "quality pass")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -168,25 +172,34 @@ def measure_interleaved(
     }
 
 
-def environment_flags(device: str) -> dict:
-    """Settings that change a timing: TF32 and cuDNN switches, GPU, driver, library versions, CPU model."""
-    flags = {
-        "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),  # what the convolutions of these models use
-        "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
-        "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
-        "cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
-        "gpu_name": None,
-        "driver": None,
-        "cpu_model": cpu_model(),
-        "threads": torch.get_num_threads(),
-    }
-    if _device_kind(device) == "cuda":
-        flags["gpu_name"] = torch.cuda.get_device_name(torch.device(device))
-        flags["driver"] = nvidia_driver()
-    return flags
+class ForwardTimer:
+    """Times the forwards of an evaluation pass one by one and returns their outputs (NTIRE mode: the organizers
+    time each full image inside the pass that also computes PSNR). Use inside ``ntire_pass()``."""
+
+    def __init__(self, device: str):
+        self.kind = _device_kind(device)
+        self._timer = _Timer(self.kind)
+
+    def timed(self, fn: Callable, x: torch.Tensor):
+        box = []
+        ms = self._timer.time(lambda t: box.append(fn(t)), x)
+        return box[0], ms
+
+
+def ntire_pass():
+    """The NTIRE conditions for a timed pass: ``cudnn.benchmark`` off (as the organizers' script)."""
+    return _cudnn_benchmark(False)
+
+
+def ntire_result(samples: Sequence[float], *, device: str, cold: bool, half: bool = False,
+                 memory_mib: float | None = None, source: str = "quality pass") -> RuntimeResult:
+    """A runtime result from per-image samples taken in dataset order (mean over all images, first included)."""
+    kind = _device_kind(device)
+    result = _result("ntire", kind, list(samples), list(range(len(samples))), warmup=0, repeats=1, half=half,
+                     flags=environment_flags(device))
+    result.cold, result.memory_mib, result.source = cold, memory_mib, source
+    result.ntire_comparable = result.ntire_comparable and cold
+    return result
 
 
 class _Timer:
@@ -277,25 +290,3 @@ def _as_array(samples: Sequence[float], what: str) -> np.ndarray:
     if values.ndim != 1 or len(values) == 0:
         raise ValueError(f"{what} must be a non-empty 1-D sequence of timings")
     return values
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def nvidia_driver() -> str | None:
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=10, check=True,
-        )
-        return out.stdout.strip().splitlines()[0] or None
-    except (OSError, subprocess.SubprocessError, IndexError):
-        return None

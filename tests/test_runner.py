@@ -67,7 +67,38 @@ def test_too_small_input_names_the_image():
 def test_ntire_mode_times_full_images_once_each():
     record = run(config(ModelEntry("slimrlfn_x4"), runtime_mode="ntire"), datasets=[TinySet([(20, 24), (24, 20)])])
     rt = record["results"][0]["runtime"]
-    assert rt["mode"] == "ntire" and rt["n"] == 2 and record["results"][0]["speed"]["n_pairs"] == 4
+    assert rt["mode"] == "ntire" and rt["n"] == 2 and record["results"][0]["speed"]["n_pairs"] == 2
+    assert rt["cold"] is True and rt["source"] == "quality pass" and rt["ntire_comparable"] is False  # CPU
+
+
+def test_ntire_mode_first_sample_is_the_models_first_forward():
+    """Every forward of each network, in call order, seen by a global hook (independent of the runner)."""
+    import torch
+
+    calls = []
+
+    def log(module, args):
+        name = getattr(module, "model_name", None)
+        if name is not None:
+            calls.append((name, tuple(args[0].shape[-2:])))
+
+    sizes = [(20, 24), (24, 20), (22, 22)]
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(log)
+    try:
+        record = run(config(ModelEntry("slimrlfn_x4"), ModelEntry("rlfn_s_x4"), runtime_mode="ntire"),
+                     datasets=[TinySet(sizes), TinySet([(20, 20)], name="second")])
+    finally:
+        handle.remove()
+    for name in ("slimrlfn_x4", "rlfn_s_x4"):
+        mine = [shape for who, shape in calls if who == name]
+        assert mine[:4] == [*sizes, (20, 20)]  # the dataset images in order come before any other forward
+        assert len(mine) > 4  # complexity counting (and nothing else timed) only afterwards
+    rows = {(r["model"], r["dataset"]): r for r in record["results"]}
+    first, second = rows[("slimrlfn_x4", "tiny")]["runtime"], rows[("slimrlfn_x4", "second")]["runtime"]
+    assert first["n"] == 3 and first["cold"] is True and second["cold"] is False
+    assert first["mean_ms"] == pytest.approx(sum(first["samples_ms"]) / 3)  # the mean includes the first image
+    reference = [shape for who, shape in calls if who == "rlfn_ntire_x4"]
+    assert reference[:3] == sizes  # the reference (not a row) gets its own cold pass over the same images
 
 
 def test_project_checkpoints_are_picked_up_when_they_exist(tmp_path):

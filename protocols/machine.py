@@ -1,0 +1,51 @@
+"""What a timing depends on besides the model: TF32 and cuDNN switches, GPU, driver, library versions, CPU."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+
+import torch
+
+
+def environment_flags(device: str) -> dict:
+    """Settings that change a timing: TF32 and cuDNN switches, GPU, driver, library versions, CPU model."""
+    flags = {
+        "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),  # what the convolutions of these models use
+        "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
+        "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+        "cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "gpu_name": None,
+        "driver": None,
+        "cpu_model": cpu_model(),
+        "threads": torch.get_num_threads(),
+    }
+    if torch.device(device).type == "cuda":
+        flags["gpu_name"] = torch.cuda.get_device_name(torch.device(device))
+        flags["driver"] = nvidia_driver()
+    return flags
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def nvidia_driver() -> str | None:
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=10, check=True,
+        )
+        return out.stdout.strip().splitlines()[0] or None
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return None
