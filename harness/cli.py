@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from . import PROJECT_ROOT
-from .errors import EXIT_CODES_HELP, EXIT_FAILED_ROWS, EXIT_REGRESSION, EXIT_USAGE, run_command
+from .errors import (EXIT_CODES_HELP, EXIT_FAILED_ROWS, EXIT_INCONCLUSIVE, EXIT_REGRESSION, EXIT_USAGE,
+                     run_command)
 
 EXIT_ERROR = EXIT_USAGE  # bad input or configuration (kept for callers of the earlier name)
 DEFAULT_BASELINE = PROJECT_ROOT / "results" / "baseline.json"
@@ -100,7 +101,7 @@ def _optional_baseline(path):
 
 
 def cmd_compare(args) -> int:
-    from .compare import compare, format_table, has_regression  # noqa: PLC0415
+    from .compare import compare, format_table, has_regression, is_inconclusive  # noqa: PLC0415
     from .env import timing_mismatch  # noqa: PLC0415
     from .records import load_record  # noqa: PLC0415
 
@@ -117,6 +118,11 @@ def cmd_compare(args) -> int:
               f"`python -m harness baseline update --from {args.run} --accept 'why'` and say why in the commit",
               file=sys.stderr)
         return EXIT_REGRESSION
+    if is_inconclusive(deltas):
+        print("INCONCLUSIVE: the speed reference timed against its own copy was not 1 within its interval: the "
+              "machine was too noisy to judge speed (accuracy and counts passed); re-run on a quieter machine",
+              file=sys.stderr)
+        return EXIT_INCONCLUSIVE
     print(f"ok: {len(deltas)} checks within tolerance")
     return 0
 
@@ -146,6 +152,29 @@ def cmd_baseline_update(args) -> int:
     if table:
         print(table)
     print(f"baseline {args.to} <- {args.source} (run {new['run_id']}); commit it with a message saying why")
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    import json  # noqa: PLC0415
+
+    from .calibrate import calibrate  # noqa: PLC0415
+    from .outputs import Destination  # noqa: PLC0415
+
+    dest = Destination(Path(args.out), "json", flag="--out", replace=args.force).check()
+    result = calibrate(n_runs=args.runs, rounds=args.rounds, replicates=args.replicates,
+                       load_seconds=args.load_seconds, progress=lambda line: print(line, file=sys.stderr))
+    dest.write_text(json.dumps(result, indent=1) + "\n")
+    for condition, data in result["conditions"].items():
+        for threshold, kinds in data["by_threshold"].items():
+            real, replayed = kinds["real"], kinds["replayed"]
+            detect = ", ".join(f"{k} {v['rate']:.0%}" if v["rate"] is not None else f"{k} n/a"
+                               for k, v in replayed["detection_rate"].items())
+            fa = replayed["false_alarm_rate"]
+            print(f"{condition:<5} threshold {float(threshold):.0%}: false alarms {fa['regressed']}/{fa['conclusive']}"
+                  f" replayed, {real['false_alarm_rate']['regressed']}/{real['false_alarm_rate']['conclusive']} "
+                  f"real; detection {detect} (replayed)")
+    print(f"wrote {dest.path}")
     return 0
 
 
@@ -208,6 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--accept", default=None, metavar="REASON",
                    help="replace the baseline even though the record regresses against it; REASON is stored")
     u.set_defaults(func=cmd_baseline_update)
+
+    p = sub.add_parser("calibrate", help="measure the speed gate's false-alarm and detection rates on this machine")
+    p.add_argument("--out", default="results/calibration.json")
+    p.add_argument("--force", action="store_true", help="replace an existing --out calibration")
+    p.add_argument("--runs", type=_positive_int, default=6, help="real timing runs per condition")
+    p.add_argument("--rounds", type=_positive_int, default=10, help="interleaved rounds per run")
+    p.add_argument("--replicates", type=_positive_int, default=300, help="replayed comparisons per condition")
+    p.add_argument("--load-seconds", type=float, default=300.0, help="upper bound of the background load")
+    p.set_defaults(func=cmd_calibrate)
 
     from .trainer.commands import add_subcommands  # noqa: PLC0415  (argument definitions only: no torch)
 

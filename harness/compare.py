@@ -9,6 +9,7 @@ compared (informational unless asked) only when the environment fingerprints mat
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ GATED_QUALITY = tuple(m for m in metrics.of_kind("quality") if m.tolerance is no
 DEFAULT_SPEED_THRESHOLD = 0.10  # 10 %: above the within-run noise of interleaved CPU timing, below a real 20 % slowdown
 
 FAILING = ("regressed", "missing", "changed", "failed")
+INCONCLUSIVE = "inconclusive"
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class Delta:
     metric: str
     baseline: float | None
     current: float | None
-    status: str  # ok | improved | regressed | changed | missing | failed | new | not_comparable | info
+    status: str  # ok | improved | regressed | changed | missing | failed | inconclusive | new | not_comparable | info
     note: str = ""
 
     @property
@@ -74,6 +76,21 @@ def _accuracy(key, cur: dict, base: dict) -> list[Delta]:
     return out
 
 
+def speed_verdict(base: dict, cur: dict, threshold: float) -> str:
+    """regressed / improved / ok for two speed entries (ratio, low, high), using both sides' uncertainty.
+
+    A slowdown is a regression only when the ratio grew by more than ``threshold`` and the two 95% intervals
+    do not overlap (the run's lower bound above the baseline's upper bound), as asv and pyperf judge it.
+    """
+    change = cur["ratio"] / base["ratio"] - 1.0
+    base_low, base_high = base.get("low", base["ratio"]), base.get("high", base["ratio"])
+    if change > threshold and cur["low"] > base_high:
+        return "regressed"
+    if change < -threshold and cur["high"] < base_low:
+        return "improved"
+    return "ok"
+
+
 def _speed(key, cur: dict, base: dict, threshold: float) -> list[Delta]:
     bs, cs = base.get("speed"), cur.get("speed")
     if not bs or not cs:
@@ -82,15 +99,23 @@ def _speed(key, cur: dict, base: dict, threshold: float) -> list[Delta]:
         return [Delta(*key, "time_ratio", bs["ratio"], cs["ratio"], "not_comparable",
                       "different speed reference or timing input size")]
     change = cs["ratio"] / bs["ratio"] - 1.0
-    ci = f"run CI [{cs['low']:.3f}, {cs['high']:.3f}]"
-    if change > threshold and bs["ratio"] < cs["low"]:
-        status = "regressed"
-    elif change < -threshold and bs["ratio"] > cs["high"]:
-        status = "improved"
-    else:
-        status = "ok"
-    return [Delta(*key, "time_ratio", bs["ratio"], cs["ratio"], status,
+    ci = f"run CI [{cs['low']:.3f}, {cs['high']:.3f}], baseline CI [{bs.get('low', bs['ratio']):.3f}, " \
+         f"{bs.get('high', bs['ratio']):.3f}]"
+    return [Delta(*key, "time_ratio", bs["ratio"], cs["ratio"], speed_verdict(bs, cs, threshold),
                   f"{change:+.1%} vs threshold {threshold:.0%}, {ci}; time / {cs['reference']} time, same run")]
+
+
+def self_check(run: dict) -> dict[str, str]:
+    """Datasets whose timing is inconclusive: the speed reference timed against its own copy in the same
+    rounds should give 1; when that ratio's 95% interval excludes 1 the machine's noise decides, not the code."""
+    reference = (run.get("speed_reference") or {}).get("model")
+    bad = {}
+    for row in run["results"]:
+        sp = row.get("speed")
+        if row.get("arch") == reference and sp and sp.get("n_pairs", 0) > 1 and not sp["low"] <= 1.0 <= sp["high"]:
+            bad[row["dataset"]] = (f"{reference} timed against its own copy gave {sp['ratio']:.3f} "
+                                   f"[{sp['low']:.3f}, {sp['high']:.3f}], an interval without 1")
+    return bad
 
 
 def _absolute(key, cur: dict, base: dict, threshold: float, gate: bool) -> list[Delta]:
@@ -113,6 +138,7 @@ def compare(run: dict, baseline: dict, *, speed_threshold: float = DEFAULT_SPEED
     cur = {result_key(r): r for r in run["results"]}
     base = {result_key(r): r for r in baseline["results"]}
     same_env = not timing_mismatch(run["env"], baseline["env"])
+    noisy = self_check(run)
     deltas = []
     for key, b in base.items():
         c = cur.get(key)
@@ -123,12 +149,19 @@ def compare(run: dict, baseline: dict, *, speed_threshold: float = DEFAULT_SPEED
             deltas.append(Delta(*key, "result", None, None, "failed", c.get("error") or "the model failed"))
             continue
         deltas += _accuracy(key, c, b)
-        deltas += _speed(key, c, b, speed_threshold)
+        speed = _speed(key, c, b, speed_threshold)
+        if key[1] in noisy:  # the machine's noise would decide this verdict: neither pass nor fail
+            speed = [dataclasses.replace(d, status=INCONCLUSIVE, note=f"{noisy[key[1]]}; {d.note}") for d in speed]
+        deltas += speed
         if same_env:
             deltas += _absolute(key, c, b, speed_threshold, absolute_gate)
     for key in cur.keys() - base.keys():
         deltas.append(Delta(*key, "result", None, None, "new", "not in the baseline (update it to track this row)"))
     return deltas
+
+
+def is_inconclusive(deltas: list[Delta]) -> bool:
+    return any(d.status == INCONCLUSIVE for d in deltas)
 
 
 def has_regression(deltas: list[Delta]) -> bool:

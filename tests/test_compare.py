@@ -15,7 +15,8 @@ def row(model="slim", *, psnr_y=32.0, ssim=0.89, params=1000, ratio=1.0, low=0.9
     return {"model": model, "arch": model, "variant": "v", "dataset": "set", "n_images": 4,
             "metrics": {"psnr_y": psnr_y, "psnr_rgb": 30.0, "ssim_y": ssim},
             "complexity": {"params": params, "convs": 10, "flops_g": 1.5, "activations_m": 2.0},
-            "speed": {"reference": "rlfn_ntire_x4", "ratio": ratio, "low": low, "high": high, "input_hw": [96, 96]},
+            "speed": {"reference": "rlfn_ntire_x4", "ratio": ratio, "low": low, "high": high, "input_hw": [96, 96],
+                      "n_pairs": 20},
             "runtime": {"mode": "steady", "median_ms": median, "ci_low_ms": median * 0.97, "ci_high_ms": median * 1.03}}
 
 
@@ -84,3 +85,29 @@ def test_cli_compare_exits_1_with_a_table_of_what_moved(tmp_path, capsys):
     assert "REGRESSED" in out.out and "psnr_y" in out.out and "-0.0100" in out.out
     assert "baseline update" in out.err
     assert main(["compare", str(base), "--baseline", str(base)]) == 0
+
+
+def test_speed_verdict_uses_both_sides_uncertainty():
+    from harness.compare import speed_verdict
+
+    base = {"ratio": 1.0, "low": 0.98, "high": 1.02}
+    assert speed_verdict(base, {"ratio": 1.15, "low": 1.03, "high": 1.3}, 0.1) == "regressed"
+    # +15 %, the run's interval clears the baseline ratio but not the baseline's own interval: not called
+    assert speed_verdict({"ratio": 1.0, "low": 0.9, "high": 1.05}, {"ratio": 1.15, "low": 1.03, "high": 1.3},
+                         0.1) == "ok"
+    assert speed_verdict(base, {"ratio": 0.8, "low": 0.75, "high": 0.85}, 0.1) == "improved"
+
+
+def test_reference_against_its_own_copy_off_one_makes_speed_inconclusive(tmp_path, capsys):
+    base = record(row(), row("rlfn_ntire_x4"))
+    noisy = record(row(ratio=1.3, low=1.2, high=1.4), row("rlfn_ntire_x4", ratio=0.79, low=0.6, high=0.95))
+    for rec in (base, noisy):
+        rec["speed_reference"] = {"model": "rlfn_ntire_x4"}
+    deltas = compare(noisy, base)
+    assert statuses(deltas, "time_ratio") == {"inconclusive"} and not has_regression(deltas)
+    b, n = write_record(base, tmp_path / "b.json"), write_record(noisy, tmp_path / "n.json")
+    assert main(["compare", str(n), "--baseline", str(b)]) == 5
+    assert "INCONCLUSIVE" in capsys.readouterr().err
+    worse = copy.deepcopy(noisy)
+    worse["results"][0]["metrics"]["psnr_y"] -= 0.1  # an accuracy regression still fails: exit 1, not 5
+    assert main(["compare", str(write_record(worse, tmp_path / "w.json")), "--baseline", str(b)]) == 1

@@ -1,0 +1,171 @@
+"""`calibrate`: the speed gate's error rates, measured on this machine instead of asserted.
+
+Real runs: the speed reference, an identical copy of it, an unchanged model and the same model with planted
+slowdowns (an extra forward on a centre crop of a known share of the pixels: 5, 10 and 20 %) are timed
+interleaved, exactly as a run's timing does, several times on a quiet machine and several times with a
+declared background CPU load (busy processes the command starts and stops itself, bounded in time).
+
+Verdicts: each (baseline run, current run) pair is judged by ``compare.speed_verdict`` at each threshold; a
+suspected regression is declared only when a re-timing (a third, independent run) confirms it, and a pair whose
+reference-vs-copy interval excludes 1 is inconclusive (neither alarm nor detection). Real pairs are all
+ordered pairs of real runs; replayed pairs resample whole rounds of recorded raw samples (the pairing inside a
+round is kept) to get many replicates cheaply. Rates are over conclusive pairs, with their counts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+from .compare import speed_verdict
+from .timing import speed_ratio
+
+SLOWDOWNS = (0.05, 0.10, 0.20)
+THRESHOLDS = (0.03, 0.05, 0.10)
+REF, COPY, SUBJECT = "reference", "reference_copy", "unchanged"
+
+
+class Planted(torch.nn.Module):
+    """A model doing known extra work: the same forward again on a centre crop of ``share`` of the pixels."""
+
+    def __init__(self, model: torch.nn.Module, share: float):
+        super().__init__()
+        self.model, self.share = model, share
+
+    def forward(self, x):
+        out = self.model(x)
+        side = max(15, round(math.sqrt(self.share) * x.shape[-1]))
+        top = (x.shape[-2] - side) // 2
+        self.model(x[..., top:top + side, top:top + side])
+        return out
+
+
+def planted_name(share: float) -> str:
+    return f"slowed_{round(share * 100)}pct"
+
+
+def timing_run(nets: dict, inputs: list, *, rounds: int) -> dict[str, np.ndarray]:
+    """One interleaved timing of every net: samples as rounds x inputs arrays (ms)."""
+    from protocols.runtime import measure_interleaved  # noqa: PLC0415
+
+    results = measure_interleaved(nets, inputs, device="cpu", warmup=1, rounds=rounds)
+    return {k: np.asarray(r.samples_ms).reshape(rounds, len(inputs)) for k, r in results.items()}
+
+
+class Load:
+    """``n`` busy processes for at most ``seconds``; stopped on exit whatever happens."""
+
+    def __init__(self, n: int, seconds: float):
+        code = f"import time\nend = time.time() + {seconds}\nwhile time.time() < end:\n    pass\n"
+        self.procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(n)]
+
+    def __enter__(self):
+        time.sleep(0.5)  # let the load start before timing
+        return self
+
+    def __exit__(self, *exc):
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            proc.wait(timeout=10)
+
+
+def _speed(samples: dict, name: str, rows: np.ndarray) -> dict:
+    return speed_ratio(samples[name][rows].ravel().tolist(), samples[REF][rows].ravel().tolist())
+
+
+def judge(base: dict, cur: dict, confirm: dict, rows: tuple) -> dict[float, dict[str, str]]:
+    """Verdicts per threshold and model of one (baseline, current, re-timing) triple."""
+    b_rows, c_rows, k_rows = rows
+    names = [n for n in cur if n not in (REF, COPY)]
+    self_ratio = _speed(cur, COPY, c_rows)
+    if not self_ratio["low"] <= 1.0 <= self_ratio["high"]:
+        return {t: {n: "inconclusive" for n in names} for t in THRESHOLDS}
+    baseline = _speed(base, SUBJECT, b_rows)
+    current = {n: _speed(cur, n, c_rows) for n in names}
+    retimed = {n: _speed(confirm, n, k_rows) for n in names}
+    return {t: {n: "regressed" if speed_verdict(baseline, current[n], t) == "regressed"  # confirmed by re-timing
+                and speed_verdict(baseline, retimed[n], t) == "regressed" else "ok" for n in names}
+            for t in THRESHOLDS}
+
+
+def rates(runs: list[dict], *, replicates: int, seed: int = 0) -> dict:
+    """False-alarm and detection rates per threshold, over real pairs and replayed pairs."""
+    rng = np.random.default_rng(seed)
+    n_rounds = runs[0][REF].shape[0]
+    everything = np.arange(n_rounds)
+    triples = list(itertools.permutations(range(len(runs)), 3))
+    tallies = {t: {"real": {}, "replayed": {}} for t in THRESHOLDS}
+    draws = [("real", t, False) for t in triples] + [
+        ("replayed", triples[rng.integers(len(triples))], True) for _ in range(replicates)]
+    for kind, (i, j, k), resample in draws:
+        rows = tuple(rng.integers(0, n_rounds, n_rounds) if resample else everything for _ in range(3))
+        for threshold, verdicts in judge(runs[i], runs[j], runs[k], rows).items():
+            for name, verdict in verdicts.items():
+                counts = tallies[threshold][kind].setdefault(name, {"regressed": 0, "ok": 0, "inconclusive": 0})
+                counts[verdict] += 1
+    return {f"{t:.2f}": {kind: _summary(c) for kind, c in by_kind.items()} for t, by_kind in tallies.items()}
+
+
+def _summary(tally: dict) -> dict:
+    def rate(c):
+        conclusive = c["regressed"] + c["ok"]
+        return {"rate": c["regressed"] / conclusive if conclusive else None, "regressed": c["regressed"],
+                "conclusive": conclusive, "inconclusive": c["inconclusive"]}
+    return {"false_alarm_rate": rate(tally[SUBJECT]),
+            "detection_rate": {f"{round(s * 100)}%": rate(tally[planted_name(s)]) for s in SLOWDOWNS}}
+
+
+def measured_slowdowns(runs: list[dict]) -> dict:
+    """The planted work actually achieved: median over runs of median(slowed) / median(unchanged) - 1."""
+    return {f"{round(s * 100)}%": float(np.median([np.median(r[planted_name(s)]) / np.median(r[SUBJECT])
+                                                   for r in runs]) - 1.0) for s in SLOWDOWNS}
+
+
+def calibrate(*, n_runs: int = 6, rounds: int = 10, side: int = 96, replicates: int = 300,
+              load_procs: int | None = None, load_seconds: float = 300.0, progress=print) -> dict:
+    from models import build_model  # noqa: PLC0415
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the default suite times
+    try:
+        torch.manual_seed(0)
+        reference = build_model("rlfn_ntire_x4").eval()
+        subject = build_model("slimrlfn_x4").eval()
+        nets = {REF: reference, COPY: reference, SUBJECT: subject,
+                **{planted_name(s): Planted(subject, s).eval() for s in SLOWDOWNS}}
+        gen = torch.Generator().manual_seed(1)
+        inputs = [torch.rand(1, 3, side, side, generator=gen) * 255 for _ in range(2)]
+        conditions = {}
+        procs = load_procs if load_procs is not None else os.cpu_count() or 2
+        for condition in ("quiet", "load"):
+            started = time.perf_counter()
+            with Load(procs, load_seconds) if condition == "load" else _Quiet():
+                runs = [timing_run(nets, inputs, rounds=rounds) for _ in range(n_runs)]
+            progress(f"calibrate: {condition}: {n_runs} runs timed in {time.perf_counter() - started:.0f} s")
+            conditions[condition] = {"measured_slowdown": measured_slowdowns(runs),
+                                     "by_threshold": rates(runs, replicates=replicates)}
+    finally:
+        torch.set_num_threads(previous)
+    return {"kind": "sr-harness-calibration", "settings": {
+        "n_runs": n_runs, "rounds": rounds, "inputs": f"2 x {side}x{side} LR", "threads": 1,
+        "replicates": replicates, "load": f"{procs} busy processes (bounded to {load_seconds:.0f} s)",
+        "models": "reference rlfn_ntire_x4 and its copy; unchanged slimrlfn_x4; planted: extra forward on a centre "
+                  "crop of 5/10/20 % of the pixels", "confirm": "a suspected regression is re-timed on an "
+                  "independent run before it counts", "inconclusive": "reference vs copy 95% CI excludes 1"},
+        "conditions": conditions}
+
+
+class _Quiet:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
