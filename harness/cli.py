@@ -11,8 +11,7 @@ import sys
 from pathlib import Path
 
 from . import PROJECT_ROOT
-from .errors import (EXIT_CODES_HELP, EXIT_FAILED_ROWS, EXIT_INCONCLUSIVE, EXIT_REGRESSION, EXIT_USAGE,
-                     run_command)
+from .errors import EXIT_CODES_HELP, EXIT_FAILED_ROWS, EXIT_INCONCLUSIVE, EXIT_REGRESSION, EXIT_USAGE, run_command
 
 EXIT_ERROR = EXIT_USAGE  # bad input or configuration (kept for callers of the earlier name)
 DEFAULT_BASELINE = PROJECT_ROOT / "results" / "baseline.json"
@@ -68,6 +67,12 @@ def cmd_eval(args) -> int:
     from .records import record_destination, write_record  # noqa: PLC0415
     from .report import report_destination, write_report  # noqa: PLC0415
 
+    if args.if_data_present:
+        absent = [d for d in (args.data or []) if d != "embedded" and not Path(d).is_dir()]
+        absent += [w for w in [args.weights_dir] if w and not Path(w).is_dir()]
+        if absent:
+            print(f"skipped: {', '.join(absent)} not present (--if-data-present)")
+            return 0
     out = record_destination(args.out, force=args.force)  # every destination checked before minutes of work
     report = report_destination(args.report) if args.report else None
     distinct(out, *([report] if report else []))
@@ -133,9 +138,10 @@ def cmd_report(args) -> int:
     from .report import report_destination, write_report  # noqa: PLC0415
 
     dest = report_destination(args.output, flag="-o")
-    inputs = [Destination(Path(p), "record", flag="a run record") for p in args.runs]
+    runs = [*args.runs, *[p for p in args.optional if Path(p).exists()]]
+    inputs = [Destination(Path(p), "record", flag="a run record") for p in runs]
     distinct(dest, *inputs)
-    records = [load_record(p) for p in args.runs]
+    records = [load_record(p) for p in runs]
     write_report(records, dest, baseline=_optional_baseline(args.baseline))
     print(f"wrote {dest.path}")
     return 0
@@ -207,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "the NTIRE script's --ssim, mean SSIM over R, G, B); repeatable")
     p.add_argument("--max-pixels", type=_positive_int, default=None,
                    help="refuse images with more pixels than this (default 36,000,000), checked before decoding")
+    p.add_argument("--if-data-present", action="store_true",
+                   help="exit 0 without running when a --data or --weights-dir folder is absent (optional extras)")
     p.add_argument("--out", required=True, help="record file to write (JSON)")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out record")
     p.add_argument("--report", default=None, help="also render an HTML report to this file")
@@ -225,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="render records as one self-contained HTML file")
     p.add_argument("runs", nargs="+")
     p.add_argument("-o", "--output", required=True, help="HTML file (an earlier report is replaced, nothing else)")
+    p.add_argument("--optional", action="append", default=[], metavar="RECORD",
+                   help="also render this record when it exists (repeatable)")
     p.add_argument("--baseline", default=None, help="baseline record for the diff section")
     p.set_defaults(func=cmd_report)
 

@@ -82,3 +82,18 @@ def _svg(fig) -> str:
     plt.close(fig)
     svg = buf.getvalue()
     return svg[svg.index("<svg"):]  # drop the XML prolog and DOCTYPE: the SVG is inlined in HTML
+
+
+def learning_svg(curves: dict[str, list], *, title: str, reference: dict[str, float] | None = None) -> str:
+    """Validation PSNR-Y vs optimizer step, one line per stage; optional horizontal reference levels."""
+    fig, ax = plt.subplots(figsize=(5.4, 3.6))
+    for label, points in curves.items():
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=plain(label))
+    for i, (label, level) in enumerate((reference or {}).items()):
+        ax.axhline(level, color=f"C{i + 3}", linestyle=":", linewidth=1, label=plain(label))
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("validation PSNR-Y (dB)")
+    ax.set_title(plain(title), fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    return _svg(fig)

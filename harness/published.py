@@ -17,7 +17,8 @@ METRIC_TOLERANCE = {m.name: m.tolerance for m in metrics.of_kind("quality") if m
 def load_published(path: str | Path = PUBLISHED_FILE) -> dict:
     with open(path, "rb") as fh:
         data = toml.load(fh)
-    return {"entries": data.get("published", []), "checkpoints": {c["sha256"]: c for c in data.get("checkpoint", [])}}
+    return {"entries": data.get("published", []), "checkpoints": {c["sha256"]: c for c in data.get("checkpoint", [])},
+            "methods": data.get("method", [])}
 
 
 def tolerance(metric: str, value: float) -> float:

@@ -57,6 +57,15 @@ def _curve_point(point) -> dict:
     return clean
 
 
+def _curve(stage: dict) -> list:
+    """Validation PSNR-Y vs step of a stage, [[step, dB], ...]; malformed points are dropped."""
+    points = stage.get("curve")
+    if not isinstance(points, list):
+        return []
+    return [[int(p[0]), float(p[1])] for p in points if isinstance(p, list) and len(p) == 2
+            and isinstance(p[0], int) and not isinstance(p[0], bool) and _number(p[1])]
+
+
 def _pruning(name: str, stage: dict) -> dict:
     curve = stage["pruning_curve"]
     if not isinstance(curve, list) or not curve:
@@ -72,8 +81,8 @@ def summarise(data: dict, *, file: str) -> dict:
         raise ValueError("'stages' is not an object of stage objects")
     plain = (str, int, float, bool, type(None))
     return {"file": file, **{k: data.get(k) for k in _TOP_KEYS if isinstance(data.get(k), plain)},
-            "stages": [{"name": str(name), **{k: s.get(k) for k in _STAGE_KEYS if isinstance(s.get(k), plain)}}
-                       for name, s in stages.items()],
+            "stages": [{"name": str(name), **{k: s.get(k) for k in _STAGE_KEYS if isinstance(s.get(k), plain)},
+                        "curve": _curve(s)} for name, s in stages.items()],
             "pruning": [_pruning(str(name), s) for name, s in stages.items() if "pruning_curve" in s]}
 
 
