@@ -32,7 +32,8 @@ _ROW = {"model": str, "arch": str, "variant": str, "dataset": str, "status": str
         "n_images": int, "checkpoint": (dict, _OPT), "source": (dict, _OPT), "metrics": dict, "per_image": list,
         "runtime": (dict, _OPT), "timing_input": (dict, _OPT), "speed": (dict, _OPT),
         "complexity": (dict, _OPT), "training": (dict, _OPT)}
-_ROW_OPTIONAL = {"variant", "status", "error", "n_images", "checkpoint", "source", "per_image", "runtime", "timing_input",
+_ROW_OPTIONAL = {"variant", "status", "error", "n_images", "checkpoint", "source", "per_image", "runtime",
+                 "timing_input",
                  "speed", "complexity", "training"}
 
 

@@ -115,7 +115,8 @@ def build_context(records: list[dict], *, baseline: dict | None = None) -> dict:
         diff = {"baseline": baseline, "deltas": deltas, "regression": has_regression(deltas),
                 "mismatch": timing_mismatch(records[0]["env"], baseline["env"]),
                 "moved": [d for d in deltas if d.status not in ("ok", "info")]}
-    return {"runs": runs, "diff": diff, "trained": comparison(records), "curves": learning_curves(records), "flops_label": FLOPS_LABEL, "metric_labels": METRIC_LABELS,
+    return {"runs": runs, "diff": diff, "trained": comparison(records), "curves": learning_curves(records),
+            "flops_label": FLOPS_LABEL, "metric_labels": METRIC_LABELS,
             "tolerances": [m for m in metrics.of_kind("quality") if m.tolerance and not m.optional],
             "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 

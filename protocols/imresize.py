@@ -51,13 +51,72 @@ def _contributions(in_len: int, out_len: int, scale: float) -> tuple[np.ndarray,
 
 
 def _resize_axis(img: np.ndarray, axis: int, out_len: int, scale: float) -> np.ndarray:
+    """Sum over the kernel taps, in tap order, of weight x source row (float64: the same operations in the same
+    order whatever path a row takes, so every path gives bit-identical values).
+
+    Integer factors (x s or 1 / s) are periodic: away from the borders every output row of one phase uses the
+    same weights and source rows at a fixed stride, so each tap is one strided view times a scalar instead of
+    a gather of the whole image. The few border rows (mirrored indices) and other scales use the gather."""
     indices, weights = _contributions(img.shape[axis], out_len, scale)
-    moved = np.moveaxis(img, axis, 0)
+    moved = np.ascontiguousarray(np.moveaxis(img, axis, 0))  # rows contiguous: strided views stay fast
     out = np.zeros((out_len,) + moved.shape[1:], dtype=np.float64)
-    extra = (slice(None),) + (None,) * (moved.ndim - 1)
-    for tap in range(indices.shape[1]):
-        out += weights[:, tap][extra] * moved[indices[:, tap]]
+    done = np.zeros(out_len, dtype=bool)
+    period, step = _period(scale)
+    if period:
+        block = max(1, _BLOCK_BYTES // max(1, out[0].nbytes))  # output rows per block: they stay in the cache
+        scratch = np.empty_like(out[:block])
+        for phase in range(min(period, out_len)):
+            k0, k1 = _regular_run(indices[phase::period], weights[phase::period], step)
+            if k1 - k0 < 2:
+                continue
+            base, w = indices[phase + period * k0], weights[phase + period * k0]
+            for c0 in range(k0, k1, block):
+                c1 = min(k1, c0 + block)
+                target, tmp = out[phase + period * c0: phase + period * (c1 - 1) + 1: period], scratch[: c1 - c0]
+                for tap in range(indices.shape[1]):
+                    start = int(base[tap]) + step * (c0 - k0)
+                    # uint8 sources are cast in the product itself: the same float64 values, no converted copy
+                    np.multiply(moved[start: start + step * (c1 - c0 - 1) + 1: step], w[tap], out=tmp)
+                    target += tmp
+            done[phase + period * k0: phase + period * (k1 - 1) + 1: period] = True
+    rest = np.flatnonzero(~done)
+    if rest.size:
+        extra = (slice(None),) + (None,) * (moved.ndim - 1)
+        part = np.zeros((rest.size,) + moved.shape[1:], dtype=np.float64)
+        for tap in range(indices.shape[1]):
+            part += weights[rest, tap][extra] * moved[indices[rest, tap]].astype(np.float64)
+        out[rest] = part
     return np.moveaxis(out, 0, axis)
+
+
+_BLOCK_BYTES = 512 * 1024  # a block of output rows (and its scratch) stays within a core's L2 cache
+
+
+def _period(scale: float) -> tuple[int, int]:
+    """(output rows per period, source step per period) for integer factors; (0, 0) otherwise."""
+    if scale >= 1 and float(scale).is_integer():
+        return int(scale), 1
+    if scale < 1 and (1 / scale).is_integer():
+        return 1, int(round(1 / scale))
+    return 0, 0
+
+
+def _regular_run(indices: np.ndarray, weights: np.ndarray, step: int) -> tuple[int, int]:
+    """The longest run of rows k whose weights equal row k's neighbours' exactly and whose source indices
+    advance by ``step`` per row (the interior, where no index is mirrored)."""
+    n = len(indices)
+    if n < 2:
+        return 0, 0
+    same = np.all(weights[1:] == weights[:-1], axis=1) & np.all(indices[1:] - indices[:-1] == step, axis=1)
+    best, start = (0, 0), None
+    for k, ok in enumerate(np.append(same, False)):
+        if ok and start is None:
+            start = k
+        elif not ok and start is not None:
+            if k + 1 - start > best[1] - best[0]:
+                best = (start, k + 1)
+            start = None
+    return best
 
 
 def imresize(
@@ -84,12 +143,14 @@ def imresize(
     if len(output_shape) != 2 or min(output_shape) < 1:
         raise ValueError(f"output_shape must be (H, W) with positive sizes, got {output_shape}")
     scales = (scale, scale) if scale is not None else tuple(o / i for o, i in zip(output_shape, in_hw))
-    out = np.asarray(img, dtype=np.float64)
+    out = np.asarray(img)
+    if out.dtype not in (np.uint8, np.float64):
+        out = out.astype(np.float64)
     # MATLAB resizes the dimension with the smallest scale first; sorted() is stable, so height first on ties.
     for axis in sorted((0, 1), key=lambda a: scales[a]):
         if output_shape[axis] != in_hw[axis] or scales[axis] != 1:
             out = _resize_axis(out, axis, output_shape[axis], scales[axis])
-    return out
+    return out.astype(np.float64, copy=False)
 
 
 def to_uint8_matlab(img: np.ndarray) -> np.ndarray:
