@@ -7,7 +7,7 @@ from harness.config import ConfigError, build_config, load_suites
 
 def test_shipped_suites():
     suites = load_suites()
-    assert set(suites) == {"default", "official", "ntire2024"}
+    assert set(suites) == {"default", "official", "ntire2024", "trained"}
     default = suites["default"]
     assert default.data == ("embedded",) and default.weights == "project"
     assert [m.name for m in default.models][0] == "bicubic"
