@@ -16,7 +16,6 @@ scale, LR of exactly HR / scale. Reading rules, the same everywhere:
 
 from __future__ import annotations
 
-import contextlib
 import io
 import warnings
 from collections.abc import Iterator
@@ -25,11 +24,14 @@ from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
-from harness import HarnessError
 from protocols.imresize import bicubic_downscale
 from protocols.quality import modcrop
+
+from .headers import DataError  # noqa: F401  (part of this module's interface)
+from .headers import check_pixels as _check_pixels
+from .headers import header_size as _header_size
+from .headers import png_bit_depth as _png_bit_depth
 
 IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 # skimage.data sample images; fixed and disjoint. ``cat`` is the same picture as ``chelsea`` and is never used.
@@ -38,10 +40,6 @@ TRAIN_IMAGES = ("immunohistochemistry", "hubble_deep_field", "retina", "colorwhe
 NTIRE_PREFIXES = ("DIV2K_LSDIR", "LSDIR_DIV2K")  # folder names before and after the 2024-02-16 rename
 # 36 MP: a 2K/4K test image is 3-9 MP; metrics need ~40 bytes per pixel, so this bounds one image at ~1.5 GB.
 DEFAULT_MAX_PIXELS = 36_000_000
-
-
-class DataError(HarnessError, ValueError):
-    """Bad input data; the message is one line naming the file and the fix."""
 
 
 class DataWarning(UserWarning):
@@ -268,33 +266,6 @@ def _list_images(folder: Path) -> list[Path]:
     if not files:
         raise DataError(f"{folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) found; point to a folder of images")
     return files
-
-
-def _png_bit_depth(data: bytes) -> int | None:
-    head = data[:25]
-    if len(head) == 25 and head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
-        return head[24]
-    return None
-
-
-def _header_size(path: Path, source=None) -> tuple[int, int]:
-    """(width, height) from the file header, without decoding pixels (the pixel limit is ours, not Pillow's)."""
-    saved = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None  # Pillow's bomb check raises or warns; _check_pixels gives one clear line
-    try:
-        with (open(path, "rb") if source is None else contextlib.nullcontext(source)) as fh, Image.open(fh) as img:
-            return img.size
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise DataError(f"{path}: unreadable image header; re-export it as an 8-bit PNG") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = saved
-
-
-def _check_pixels(path: Path, size: tuple[int, int], max_pixels: int) -> None:
-    w, h = size
-    if w * h > max_pixels:
-        raise DataError(f"{path}: {w} x {h} image has {w * h:,} pixels, over the limit of {max_pixels:,}; "
-                        "pass --max-pixels N to allow it, or use a smaller image")
 
 
 def _check_pair_size(hr_wh, lr_wh, scale: int, hr_path: Path, lr_path: Path) -> None:

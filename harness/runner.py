@@ -1,8 +1,7 @@
 """The one place that wires models, checkpoints, data and protocols together into a run record.
 
-run(cfg) -> record (a JSON-ready dict; records.write_record stores it). Steps per dataset: read every pair once,
-run each model over it for the quality metrics, time all models interleaved with the speed-reference
-architecture (so machine noise hits every model alike), measure complexity once per model.
+run(cfg) -> record (JSON-ready; records.write_record stores it): every dataset's quality passes first (timed per
+image in NTIRE mode), then complexity once per model, then steady timing interleaved with the reference.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from .training import training_summary
 
 
 class RunError(HarnessError):
-    pass
+    """A run that cannot go on (an empty dataset, an input the model cannot take); one line."""
 
 
 class ModelFailed(Exception):
@@ -48,7 +47,7 @@ class LoadedModel:
 
 
 def _shown(path) -> str:
-    """Paths inside the project are recorded relative to it, so committed records do not carry a home folder."""
+    """Project paths are recorded relative to it: committed records carry no home folder."""
     path = Path(path).resolve()
     return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
 
@@ -108,18 +107,11 @@ def _to_input(lr, device: str) -> torch.Tensor:
 def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop: int, rounded_y: bool,
                  clock: dict, progress: Callable, references, extras: tuple[str, ...] = (), timer=None,
                  samples: list | None = None) -> list[dict]:
-    """Per-image PSNR-Y, PSNR-RGB and SSIM-Y of one model (or the bicubic row) over the dataset.
-
-    ``references`` (a ``ReferenceCache`` shared by all models on the dataset) holds the HR-side work, so it is
-    done once per image rather than once per model.
-
-    Image i's metrics run on a worker thread while image i+1 goes through the model (numpy releases the GIL),
-    so they cost wall time only where they outlast the forward passes. ``clock`` gets both: ``metrics`` is the
-    wall time spent waiting for them, ``metrics_cpu`` their full compute time.
-
-    With a ``timer`` (NTIRE mode) every forward is timed as the organizers time it, into ``samples`` in dataset
-    order, and the metrics run between forwards (as in their script), never beside a timed forward.
-    """
+    """Per-image metrics of one model (or the bicubic row) over the dataset; ``references`` (shared by all
+    models) holds the HR-side work. Image i's metrics run on a worker thread while image i+1 goes through the
+    model (``clock``: ``metrics`` = wall time waiting for them, ``metrics_cpu`` = their compute time). With a
+    ``timer`` (NTIRE mode) each forward is timed into ``samples`` in dataset order and the metrics run between
+    forwards, as in the organizers' script, never beside a timed forward."""
     from models import InputError, check_input  # noqa: PLC0415
     from protocols.imresize import bicubic_upscale  # noqa: PLC0415
     from protocols.quality import image_metrics, to_uint8  # noqa: PLC0415
@@ -224,7 +216,6 @@ def _row(m: LoadedModel, dataset, done: dict, runtime: dict, speed: dict, timing
 
 def run(cfg: RunConfig, *, datasets: list | None = None) -> dict:
     """Run the configured models over the datasets and return the record (not yet written)."""
-
     if cfg.protocol.threads is not None:
         previous = torch.get_num_threads()
         torch.set_num_threads(cfg.protocol.threads)
@@ -283,16 +274,17 @@ def _run(cfg: RunConfig, datasets: list | None) -> dict:
             timed = {k: v for k, v in done["samples"].items() if k not in done["failed"]}
             runtime, speed, timing_input = ntire_timing(timed, ref_key, cfg, cold=done["cold"],
                                                         memory_mib=done["memory_mib"])
-            ref_runtime[dataset.name] = {"runtime": runtime[ref_key], "speed": speed[ref_key]}
         elif nets:
+            ref_key = REFERENCE_KEY
             timed = {m.key: m.module for m in nets if m.key not in done["failed"]} | {REFERENCE_KEY: reference}
             runtime, speed, timing_input = time_models(timed, done["inputs"], cfg)
-            ref_runtime[dataset.name] = {"runtime": runtime[REFERENCE_KEY], "speed": speed[REFERENCE_KEY]}
+        if nets:
+            ref_runtime[dataset.name] = {"runtime": runtime[ref_key], "speed": speed[ref_key]}
         clock["timing"] += time.perf_counter() - t0
         results += [_row(m, dataset, done, runtime, speed, timing_input, complexity) for m in loaded]
 
-    commit = env["git"]["commit"] or "nogit"
-    run_id = started.strftime("%Y%m%d_%H%M%S") + f"_{commit[:12]}" + ("_dirty" if env["git"]["dirty"] else "")
+    run_id = started.strftime("%Y%m%d_%H%M%S") + f"_{(env['git']['commit'] or 'nogit')[:12]}" + (
+        "_dirty" if env["git"]["dirty"] else "")
     return {
         "kind": RECORD_KIND, "schema_version": SCHEMA_VERSION, "run_id": run_id,
         "created_utc": started.isoformat(timespec="seconds"), "suite": cfg.suite, "headline": cfg.headline,
