@@ -11,7 +11,15 @@ import sys
 from pathlib import Path
 
 from . import PROJECT_ROOT
-from .errors import EXIT_CODES_HELP, EXIT_FAILED_ROWS, EXIT_INCONCLUSIVE, EXIT_REGRESSION, EXIT_USAGE, run_command
+from .errors import (
+    EXIT_CODES_HELP,
+    EXIT_FAILED_ROWS,
+    EXIT_INCONCLUSIVE,
+    EXIT_REGRESSION,
+    EXIT_USAGE,
+    positive_int,
+    run_command,
+)
 
 EXIT_ERROR = EXIT_USAGE  # bad input or configuration (kept for callers of the earlier name)
 DEFAULT_BASELINE = PROJECT_ROOT / "results" / "baseline.json"
@@ -19,16 +27,6 @@ DEFAULT_BASELINE = PROJECT_ROOT / "results" / "baseline.json"
 
 def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _version() -> str:
@@ -204,14 +202,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights-dir", default=None, help="folder with official <model>.pth files (or SR_WEIGHTS_DIR)")
     p.add_argument("--device", choices=("cpu", "cuda"), default=None)
     p.add_argument("--runtime-mode", choices=("ntire", "steady"), default=None)
-    p.add_argument("--rounds", type=_positive_int, default=None, help="timed rounds per model (steady timing)")
+    p.add_argument("--rounds", type=positive_int, default=None, help="timed rounds per model (steady timing)")
     p.add_argument("--warmup", type=int, default=None, help="untimed rounds per model")
     p.add_argument("--timing-size", type=int, default=None, help="LR side of the steady-timing crops")
-    p.add_argument("--threads", type=_positive_int, default=None,
+    p.add_argument("--threads", type=positive_int, default=None,
                    help="torch CPU threads (overrides the suite's; recorded in the fingerprint)")
     p.add_argument("--metric", action="append", default=[], help="also compute an optional metric (ssim_rgb: "
                    "the NTIRE script's --ssim, mean SSIM over R, G, B); repeatable")
-    p.add_argument("--max-pixels", type=_positive_int, default=None,
+    p.add_argument("--max-pixels", type=positive_int, default=None,
                    help="refuse images with more pixels than this (default 36,000,000), checked before decoding")
     p.add_argument("--if-data-present", action="store_true",
                    help="exit 0 without running when a --data or --weights-dir folder is absent (optional extras)")
@@ -251,9 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("calibrate", help="measure the speed gate's false-alarm and detection rates on this machine")
     p.add_argument("--out", default="results/calibration.json")
     p.add_argument("--force", action="store_true", help="replace an existing --out calibration")
-    p.add_argument("--runs", type=_positive_int, default=6, help="real timing runs per condition")
-    p.add_argument("--rounds", type=_positive_int, default=10, help="interleaved rounds per run")
-    p.add_argument("--replicates", type=_positive_int, default=300, help="replayed comparisons per condition")
+    p.add_argument("--runs", type=positive_int, default=6, help="real timing runs per condition")
+    p.add_argument("--rounds", type=positive_int, default=10, help="interleaved rounds per run")
+    p.add_argument("--replicates", type=positive_int, default=300, help="replayed comparisons per condition")
     p.add_argument("--load-seconds", type=float, default=300.0, help="upper bound of the background load")
     p.set_defaults(func=cmd_calibrate)
 

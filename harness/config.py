@@ -41,11 +41,10 @@ class ProtocolConfig:
     def __post_init__(self):
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             raise ConfigError(f"threads must be a whole number >= 1, got {self.threads!r} (--threads)")
-        unknown = [m for m in self.extra_metrics if m not in metrics.METRICS or not metrics.METRICS[m].optional]
+        unknown = [m for m in self.extra_metrics if m not in metrics.EXTRA]
         if unknown:
-            optional = [m.name for m in metrics.of_kind("quality") if m.optional and m.name != "psnr_y_rounded"]
             raise ConfigError(f"unknown optional metric(s) {', '.join(map(repr, unknown))}; known: "
-                              f"{', '.join(optional)}")
+                              f"{', '.join(metrics.EXTRA)}")
         if self.runtime_mode not in ("steady", "ntire"):
             raise ConfigError(f"runtime_mode must be 'steady' or 'ntire', got {self.runtime_mode!r}")
         if self.warmup < 0 or self.rounds < 1:
@@ -177,7 +176,8 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
                  weights_dir: str | None = None, device: str | None = None, runtime_mode: str | None = None,
                  rounds: int | None = None, warmup: int | None = None, timing_size: int | None = None,
                  threads: int | None = None, names: list[str] | None = None,
-                 extra_metrics: list[str] | None = None, max_pixels: int | None = None, suites_file: str | os.PathLike = SUITES_FILE) -> RunConfig:
+                 extra_metrics: list[str] | None = None, max_pixels: int | None = None,
+                 suites_file: str | os.PathLike = SUITES_FILE) -> RunConfig:
     """Resolve a suite (or an ad-hoc model list) and command-line overrides into a validated RunConfig."""
     from models import get_spec  # noqa: PLC0415  (keeps `harness list --suites` free of torch start-up cost)
 
@@ -234,17 +234,22 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
     device = device or "cpu"
     if device not in ("cpu", "cuda"):
         raise ConfigError(f"--device must be cpu or cuda, got {device!r}")
+    check_cuda(device)
+    if max_pixels is not None and max_pixels < 1:
+        raise ConfigError(f"--max-pixels must be >= 1, got {max_pixels}")
+    return RunConfig(suite=suite_name, models=tuple(resolved), data=data_specs, scale=suite.scale, device=device,
+                     headline=suite.headline, description=suite.description, protocol=protocol,
+                     max_pixels=max_pixels)
+
+
+def check_cuda(device: str) -> None:
+    """``--device cuda`` on a torch without a CUDA device is one line (eval and train alike)."""
     if device == "cuda":
         import torch  # noqa: PLC0415
 
         if not torch.cuda.is_available():
             raise ConfigError(f"--device cuda: this torch ({torch.__version__}) sees no CUDA device; use --device cpu "
                               "or install a CUDA build of torch on a machine with a GPU")
-    if max_pixels is not None and max_pixels < 1:
-        raise ConfigError(f"--max-pixels must be >= 1, got {max_pixels}")
-    return RunConfig(suite=suite_name, models=tuple(resolved), data=data_specs, scale=suite.scale, device=device,
-                     headline=suite.headline, description=suite.description, protocol=protocol,
-                     max_pixels=max_pixels)
 
 
 def _adhoc_entry(token: str) -> ModelEntry:

@@ -52,7 +52,7 @@ def package_versions() -> dict:
 
 def fingerprint(device: str = "cpu") -> dict:
     """The one environment description of records and trainer exports: the runtime's timing flags (same keys,
-    from ``protocols.runtime.environment_flags``) plus the machine, packages and git state."""
+    from ``protocols.machine.environment_flags``) plus the machine, packages and git state."""
     flags = environment_flags(device if device == "cpu" or torch.cuda.is_available() else "cpu")
     gpu = flags["gpu_name"]
     return flags | {

@@ -26,6 +26,19 @@ EXIT_CODES_HELP = ("exit codes: 0 ok, 1 regression found, 2 bad input or usage, 
                    "(rerun with --debug), 130 interrupted")
 
 
+def positive_int(text: str) -> int:
+    """argparse type for counts (threads, rounds, pixels): a bad value is argparse's usage error, exit 2."""
+    import argparse  # noqa: PLC0415
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def user_error_types() -> tuple[type[BaseException], ...]:
     """Errors whose message is written for the user (one line naming the file and the fix)."""
     types: list[type[BaseException]] = [HarnessError]

@@ -23,6 +23,7 @@ class Metric:
     may_be_infinite: bool = False  # +inf is a real value (PSNR of an exact reproduction)
     integer: bool = False
     optional: bool = False  # only present when asked for (e.g. rounded-Y PSNR)
+    extra: bool = False  # asked for by name (--metric, protocol.extra_metrics; protocols.quality.OPTIONAL_METRICS)
 
     def fmt(self, value) -> str:
         if value is None:
@@ -47,7 +48,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("psnr_y", "PSNR-Y", "dB", "quality", tolerance=0.005, may_be_infinite=True),
     Metric("psnr_rgb", "PSNR-RGB", "dB", "quality", tolerance=0.005, may_be_infinite=True),
     Metric("ssim_y", "SSIM-Y", "", "quality", tolerance=0.0005),
-    Metric("ssim_rgb", "SSIM-RGB", "", "quality", tolerance=0.0005, optional=True),  # NTIRE script's --ssim
+    Metric("ssim_rgb", "SSIM-RGB", "", "quality", tolerance=0.0005, optional=True, extra=True),  # NTIRE's --ssim
     Metric("psnr_y_rounded", "PSNR-Y (rounded Y)", "dB", "quality", tolerance=0.005, may_be_infinite=True,
            optional=True),
     Metric("params", "Params", "", "complexity", higher_is_better=False, integer=True),
@@ -66,6 +67,7 @@ def of_kind(kind: str) -> list[Metric]:
 QUALITY = tuple(m.name for m in of_kind("quality"))
 REQUIRED_QUALITY = tuple(m.name for m in of_kind("quality") if not m.optional)
 COMPLEXITY = tuple(m.name for m in of_kind("complexity"))
+EXTRA = tuple(m.name for m in METRICS.values() if m.extra)
 
 
 def get(name: str) -> Metric:

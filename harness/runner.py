@@ -179,9 +179,9 @@ def _dataset_pass(cfg: RunConfig, dataset, loaded: list[LoadedModel], reference,
     crop = cfg.protocol.crop if cfg.protocol.crop is not None else cfg.scale
     samples, per_model, failed = {}, {}, {}
     if reference is not None:
-        timer = ForwardTimer(cfg.device)
+        timer, net = ForwardTimer(cfg.device), scaled_module(reference)
         with torch.inference_mode():
-            samples[REFERENCE_KEY] = [timer.timed(scaled_module(reference), x)[1] for x in inputs]
+            samples[REFERENCE_KEY] = [timer.timed(net, x)[1] for x in inputs]
     references = ReferenceCache(crop=crop)  # each HR image's share of the metrics, done once for all models
     for m in loaded:
         timer = ForwardTimer(cfg.device) if ntire and m.module is not None else None
@@ -271,7 +271,8 @@ def _run(cfg: RunConfig, datasets: list | None) -> dict:
         runtime, speed, timing_input = ({}, {}, None)
         if nets and ntire:
             ref_key = in_run.key if in_run is not None else REFERENCE_KEY
-            timed = {k: v for k, v in done["samples"].items() if k not in done["failed"]}
+            # A failed row keeps no runtime, except the reference: its times still pace the others' ratios.
+            timed = {k: v for k, v in done["samples"].items() if k not in done["failed"] or k == ref_key}
             runtime, speed, timing_input = ntire_timing(timed, ref_key, cfg, cold=done["cold"],
                                                         memory_mib=done["memory_mib"])
         elif nets:

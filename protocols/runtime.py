@@ -112,7 +112,7 @@ def measure_runtime(
         warmup, repeats, min_time_s = 0, 1, 0.0
     with _cudnn_benchmark(False if mode == "ntire" else None):
         flags = environment_flags(device)
-        timer = _Timer(kind)
+        timer = ForwardTimer(kind)
         with torch.inference_mode():
             for _ in range(warmup):
                 for x in inputs:
@@ -123,7 +123,7 @@ def measure_runtime(
             passes = 0
             while passes < repeats or (time.perf_counter() - start) < min_time_s:
                 for i, x in enumerate(inputs):
-                    samples.append(timer.time(model, x))
+                    samples.append(timer.timed(model, x)[1])
                     index.append(i)
                 passes += 1
     return _result(mode, kind, samples, index, warmup=warmup, repeats=passes, half=half, flags=flags)
@@ -154,7 +154,7 @@ def measure_interleaved(
     samples: dict[str, list[float]] = {n: [] for n in names}
     index: dict[str, list[int]] = {n: [] for n in names}
     flags = environment_flags(device)
-    timer = _Timer(kind)
+    timer = ForwardTimer(kind)
     with torch.inference_mode():
         for _ in range(warmup):
             for name in names:
@@ -164,26 +164,12 @@ def measure_interleaved(
         for r in range(rounds):
             for name in names[r % len(names):] + names[: r % len(names)]:
                 for i, x in enumerate(timed_inputs):
-                    samples[name].append(timer.time(prepared[name], x))
+                    samples[name].append(timer.timed(prepared[name], x)[1])
                     index[name].append(i)
     return {
         n: _result("steady", kind, samples[n], index[n], warmup=warmup, repeats=rounds, half=half, flags=flags)
         for n in names
     }
-
-
-class ForwardTimer:
-    """Times the forwards of an evaluation pass one by one and returns their outputs (NTIRE mode: the organizers
-    time each full image inside the pass that also computes PSNR). Use inside ``ntire_pass()``."""
-
-    def __init__(self, device: str):
-        self.kind = _device_kind(device)
-        self._timer = _Timer(self.kind)
-
-    def timed(self, fn: Callable, x: torch.Tensor):
-        box = []
-        ms = self._timer.time(lambda t: box.append(fn(t)), x)
-        return box[0], ms
 
 
 def ntire_pass():
@@ -202,26 +188,30 @@ def ntire_result(samples: Sequence[float], *, device: str, cold: bool, half: boo
     return result
 
 
-class _Timer:
-    def __init__(self, kind: str):
-        self.kind = kind
-        if kind == "cuda":
+class ForwardTimer:
+    """Times one forward and returns its output with the milliseconds: CUDA events + synchronize, or perf_counter.
+    The steady and NTIRE loops use it, and so does the runner's quality pass in NTIRE mode (the organizers time
+    each full image inside the pass that also computes PSNR; use it inside ``ntire_pass()`` there)."""
+
+    def __init__(self, device: str):
+        self.kind = _device_kind(device)
+        if self.kind == "cuda":
             self.start, self.end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
 
     def sync(self) -> None:
         if self.kind == "cuda":
             torch.cuda.synchronize()
 
-    def time(self, fn: Callable, x: torch.Tensor) -> float:
+    def timed(self, fn: Callable, x: torch.Tensor):
         if self.kind == "cuda":
             self.start.record()
-            fn(x)
+            out = fn(x)
             self.end.record()
             torch.cuda.synchronize()
-            return float(self.start.elapsed_time(self.end))
+            return out, float(self.start.elapsed_time(self.end))
         t0 = time.perf_counter()
-        fn(x)
-        return (time.perf_counter() - t0) * 1000.0
+        out = fn(x)
+        return out, (time.perf_counter() - t0) * 1000.0
 
 
 def _result(mode, kind, samples, index, *, warmup, repeats, half, flags) -> RuntimeResult:

@@ -10,7 +10,7 @@ import dataclasses
 import pathlib
 import sys
 
-from harness.errors import EXIT_STOPPED
+from harness.errors import EXIT_STOPPED, positive_int
 
 
 def add_subcommands(subparsers) -> None:
@@ -47,25 +47,16 @@ def add_subcommands(subparsers) -> None:
 
 def _common(p) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", type=_positive, default=None, help="torch CPU threads per process")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads per process")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
-
-
-def _positive(text: str) -> int:
-    import argparse  # noqa: PLC0415
-
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return int(text)
 
 
 def _setup_threads(args) -> None:
     import torch  # noqa: PLC0415
 
-    if args.device == "cuda" and not torch.cuda.is_available():
-        from harness.trainer.config import RecipeError  # noqa: PLC0415
-        raise RecipeError(f"--device cuda: this torch ({torch.__version__}) sees no CUDA device; use --device cpu "
-                          "or auto")
+    from harness.config import check_cuda  # noqa: PLC0415
+
+    check_cuda(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
 
