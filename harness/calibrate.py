@@ -14,6 +14,7 @@ round is kept) to get many replicates cheaply. Rates are over conclusive pairs, 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
@@ -146,7 +147,7 @@ def calibrate(*, n_runs: int = 6, rounds: int = 10, side: int = 96, replicates: 
         procs = load_procs if load_procs is not None else os.cpu_count() or 2
         for condition in ("quiet", "load"):
             started = time.perf_counter()
-            with Load(procs, load_seconds) if condition == "load" else _Quiet():
+            with Load(procs, load_seconds) if condition == "load" else contextlib.nullcontext():
                 runs = [timing_run(nets, inputs, rounds=rounds) for _ in range(n_runs)]
             progress(f"calibrate: {condition}: {n_runs} runs timed in {time.perf_counter() - started:.0f} s")
             conditions[condition] = {"measured_slowdown": measured_slowdowns(runs),
@@ -160,11 +161,3 @@ def calibrate(*, n_runs: int = 6, rounds: int = 10, side: int = 96, replicates: 
                   "crop of 5/10/20 % of the pixels", "confirm": "a suspected regression is re-timed on an "
                   "independent run before it counts", "inconclusive": "reference vs copy 95% CI excludes 1 and is off by > threshold / 4"},
         "conditions": conditions}
-
-
-class _Quiet:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return None

@@ -95,6 +95,7 @@ class Destination:
     kind: str
     flag: str = "--out"  # how the user named it, for the messages
     replace: bool = False  # an existing file of the same kind may be replaced
+    owned: bool = False  # the caller's own file (trainer state, progress): replaced atomically, not sniffed
     _expected: object = field(default=None, repr=False)
     _checked: bool = field(default=False, repr=False)
 
@@ -105,6 +106,9 @@ class Destination:
 
     def check(self) -> Destination:
         path = self.path
+        if self.owned:
+            self._expected, self._checked = _stat_key(path), True
+            return self
         if path.is_symlink() or (path.exists() and not path.is_file()):
             what = "a directory" if path.is_dir() else "not a regular file"
             raise OutputError(f"{path}: {self.flag} is {what}; give the path of a file to write")
@@ -177,9 +181,7 @@ def _folder_lock(folder: Path):
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
     """Replace a file the caller owns (trainer state, progress) atomically: readers see old or new, never half."""
-    dest = Destination(Path(path), "state", replace=True)
-    dest._expected, dest._checked = _stat_key(dest.path), True
-    dest.write(write)
+    Destination(Path(path), "state", replace=True, owned=True).write(write)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -108,8 +108,7 @@ def validate_record(data: Any, path: str | os.PathLike = "<record>") -> dict:
         if key in seen:
             raise RecordError(f"{path}: {where} appears twice; row labels must be unique per dataset")
         seen.add(key)
-        row.setdefault("status", "ok")
-        if row["status"] not in ROW_STATUSES:
+        if row.get("status", "ok") not in ROW_STATUSES:
             raise RecordError(f"{path}: {where} status {row['status']!r} is not one of {', '.join(ROW_STATUSES)}")
         _validate_row_values(row, where, path)
     return data
