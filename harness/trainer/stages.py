@@ -224,12 +224,17 @@ class RecipeRun:
                 continue
             run = self.scaled(run)
             seed_everything(self.recipe.seed * 1000 + order.index(run.name))  # same init whatever ran before
-            model = self.model_for(run).to(self.dist.device)
+            # Re-parameterizable convs train online-fused: one conv from the composed kernel, the same function
+            # and gradients as the branch-wise forward, 2.6x faster a step on this CPU (RepConv3x3's docstring).
+            model = models.set_online_fusion(self.model_for(run).to(self.dist.device))
             teacher = self.teacher_for(run)
+            if teacher is not None:
+                models.set_online_fusion(teacher)
             resume = self.state if self.state is not None and self.state.get("stage", "").split("#")[0] == run.name \
                 else None
             self.ctx.log.write(event="stage_start", stage=run.name, model=self.recipe.models[run.model].name,
-                               resumed_at=resume["step"] if resume else 0)
+                               resumed_at=resume["step"] if resume else 0,
+                               forward="online-fused" if models.is_unfused(model) else "plain")
             if run.kind == "train":
                 stream = self.stream(run, model.scale, model.min_input_size)
                 result = train_stage(model, run, stream=stream, val_images=self.val_images(model.scale),
