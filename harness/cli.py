@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import PROJECT_ROOT
+from . import PROJECT_ROOT, HarnessError
 from .errors import (
     EXIT_CODES_HELP,
     EXIT_FAILED_ROWS,
@@ -80,9 +80,15 @@ def cmd_eval(args) -> int:
                        names=args.name.split(",") if args.name is not None else None,
                        extra_metrics=args.metric, max_pixels=args.max_pixels)
     baseline = _optional_baseline(args.baseline)
-    from .runner import run  # noqa: PLC0415
-
-    record = run(cfg)
+    if args.ntire_runs > 1:
+        if cfg.protocol.runtime_mode != "ntire":
+            raise HarnessError("--ntire-runs needs the NTIRE runtime mode: add --runtime-mode ntire or use an NTIRE "
+                               "suite")
+        from .fresh_runs import run_fresh  # noqa: PLC0415
+        record = run_fresh(args, args.ntire_runs)
+    else:
+        from .runner import run  # noqa: PLC0415
+        record = run(cfg)
     write_record(record, out)
     print(f"wrote {out.path} ({len(record['results'])} rows, {record['wall_seconds']:.0f} s)")
     for missing in record["missing"]:
@@ -205,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=positive_int, default=None, help="timed rounds per model (steady timing)")
     p.add_argument("--warmup", type=int, default=None, help="untimed rounds per model")
     p.add_argument("--timing-size", type=int, default=None, help="LR side of the steady-timing crops")
+    p.add_argument("--ntire-runs", type=positive_int, default=1, metavar="N",
+                   help="NTIRE mode: repeat the whole evaluation in N fresh processes, runtime = mean of the runs "
+                   "(the organizers use 5)")
     p.add_argument("--threads", type=positive_int, default=None,
                    help="torch CPU threads (overrides the suite's; recorded in the fingerprint)")
     p.add_argument("--metric", action="append", default=[], help="also compute an optional metric (ssim_rgb: "

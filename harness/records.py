@@ -25,9 +25,9 @@ _OPT = type(None)
 _TOP = {"kind": str, "schema_version": int, "run_id": str, "config": dict, "env": dict, "results": list,
         "created_utc": (str, _OPT), "suite": (str, _OPT), "headline": (str, _OPT), "description": (str, _OPT),
         "datasets": list, "missing": list, "speed_reference": (dict, _OPT), "phase_seconds": dict,
-        "wall_seconds": (int, float), "accepted": list}
+        "wall_seconds": (int, float), "accepted": list, "ntire_average": dict, "ntire_runs": dict}
 _TOP_OPTIONAL = {"created_utc", "suite", "headline", "description", "datasets", "missing", "speed_reference",
-                 "phase_seconds", "wall_seconds", "accepted"}
+                 "phase_seconds", "wall_seconds", "accepted", "ntire_average", "ntire_runs"}
 _ROW = {"model": str, "arch": str, "variant": str, "dataset": str, "status": str, "error": (str, _OPT),
         "n_images": int, "checkpoint": (dict, _OPT), "source": (dict, _OPT), "metrics": dict, "per_image": list,
         "runtime": (dict, _OPT), "timing_input": (dict, _OPT), "speed": (dict, _OPT),

@@ -18,13 +18,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from . import PROJECT_ROOT, HarnessError
 from .config import BICUBIC, FILE_VARIANT, RunConfig
 from .env import fingerprint
+from .progress import bar, phase
 from .records import RECORD_KIND, SCHEMA_VERSION
-from .timing import REFERENCE_KEY, ntire_timing, scaled_module, time_models
+from .timing import REFERENCE_KEY, ntire_average, ntire_timing, scaled_module, time_models
 from .training import training_summary
 
 
@@ -54,10 +54,6 @@ def _shown(path) -> str:
 
 def _jsonable(value):
     return json.loads(json.dumps(value, default=str))
-
-
-def _progress(iterable, *, total, desc):
-    return tqdm(iterable, total=total, desc=desc, leave=False, disable=not sys.stderr.isatty())
 
 
 def load_models(cfg: RunConfig) -> tuple[list[LoadedModel], list[dict]]:
@@ -187,10 +183,11 @@ def _dataset_pass(cfg: RunConfig, dataset, loaded: list[LoadedModel], reference,
         timer = ForwardTimer(cfg.device) if ntire and m.module is not None else None
         taken: list[float] = []
         try:
-            per_model[m.key] = quality_pass(m, dataset, pairs, inputs, scale=cfg.scale, crop=crop,
-                                            rounded_y=cfg.protocol.rounded_y, clock=clock, progress=_progress,
-                                            references=references, extras=cfg.protocol.extra_metrics,
-                                            timer=timer, samples=taken)
+            with phase(f"quality {m.key} on {dataset.name}" + (" (NTIRE-timed)" if timer else "")):
+                per_model[m.key] = quality_pass(m, dataset, pairs, inputs, scale=cfg.scale, crop=crop,
+                                                rounded_y=cfg.protocol.rounded_y, clock=clock, progress=bar,
+                                                references=references, extras=cfg.protocol.extra_metrics,
+                                                timer=timer, samples=taken)
         except ModelFailed as exc:
             failed[m.key] = str(exc)
             print(f"error: {m.key}: {exc}", file=sys.stderr)
@@ -258,10 +255,13 @@ def _run(cfg: RunConfig, datasets: list | None) -> dict:
             passes.append(_dataset_pass(cfg, dataset, loaded, reference if ntire and in_run is None else None,
                                         clock=clock, cold=first == 0))
     t0 = time.perf_counter()  # complexity after the timed passes: fvcore's trace is a forward of the model
-    complexity = {m.key: measure_complexity(m.module, input_hw=cfg.protocol.complexity_hw, device=device).to_dict()
-                  for m in nets}
-    ref_complexity = complexity[in_run.key] if in_run is not None else measure_complexity(  # ~1 s of fvcore
-        reference, input_hw=cfg.protocol.complexity_hw, device=device).to_dict()
+    complexity = {}
+    counted = nets if in_run is not None else [*nets, LoadedModel(REFERENCE_KEY, "", "", reference, None)]
+    for m in bar(counted, total=len(counted), desc="complexity (fvcore)"):
+        with phase(f"complexity {m.key if m.key != REFERENCE_KEY else 'speed reference'}"):
+            complexity[m.key] = measure_complexity(m.module, input_hw=cfg.protocol.complexity_hw,
+                                                   device=device).to_dict()
+    ref_complexity = complexity.pop(REFERENCE_KEY, None) or complexity[in_run.key]
     clock["complexity"] += time.perf_counter() - t0
 
     results, dataset_info, ref_runtime = [], [], {}
@@ -278,7 +278,8 @@ def _run(cfg: RunConfig, datasets: list | None) -> dict:
         elif nets:
             ref_key = REFERENCE_KEY
             timed = {m.key: m.module for m in nets if m.key not in done["failed"]} | {REFERENCE_KEY: reference}
-            runtime, speed, timing_input = time_models(timed, done["inputs"], cfg)
+            with phase(f"timing (steady, {len(timed)} models interleaved) on {dataset.name}"):
+                runtime, speed, timing_input = time_models(timed, done["inputs"], cfg, progress=bar)
         if nets:
             ref_runtime[dataset.name] = {"runtime": runtime[ref_key], "speed": speed[ref_key]}
         clock["timing"] += time.perf_counter() - t0
@@ -286,6 +287,7 @@ def _run(cfg: RunConfig, datasets: list | None) -> dict:
 
     run_id = started.strftime("%Y%m%d_%H%M%S") + f"_{(env['git']['commit'] or 'nogit')[:12]}" + (
         "_dirty" if env["git"]["dirty"] else "")
+    summary = {"ntire_average": ntire_average(results)} if ntire and len(datasets) > 1 else {}
     return {
         "kind": RECORD_KIND, "schema_version": SCHEMA_VERSION, "run_id": run_id,
         "created_utc": started.isoformat(timespec="seconds"), "suite": cfg.suite, "headline": cfg.headline,
@@ -294,4 +296,5 @@ def _run(cfg: RunConfig, datasets: list | None) -> dict:
         "speed_reference": {"model": cfg.protocol.speed_reference, "complexity": ref_complexity,
                             "per_dataset": ref_runtime},
         "phase_seconds": dict(clock), "wall_seconds": (dt.datetime.now(dt.timezone.utc) - started).total_seconds(),
+        **summary,
     }

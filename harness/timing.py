@@ -22,7 +22,8 @@ def centre_crops(tensors: list[torch.Tensor], side: int) -> list[torch.Tensor]:
     return crops
 
 
-def time_models(models: dict[str, torch.nn.Module], full_inputs, cfg: RunConfig) -> tuple[dict, dict, dict]:
+def time_models(models: dict[str, torch.nn.Module], full_inputs, cfg: RunConfig,
+                progress=None) -> tuple[dict, dict, dict]:
     """Steady runtime per model and speed ratios to the reference, timed interleaved on equal centre crops."""
     from protocols.runtime import measure_interleaved  # noqa: PLC0415
 
@@ -30,7 +31,7 @@ def time_models(models: dict[str, torch.nn.Module], full_inputs, cfg: RunConfig)
     crops = centre_crops(full_inputs, p.timing_size)
     scaled = {k: scaled_module(m) for k, m in models.items()}
     interleaved = measure_interleaved(scaled, crops, device=cfg.device, warmup=p.warmup, rounds=p.rounds,
-                                      half=p.half)
+                                      half=p.half, progress=progress)
     ref = interleaved[REFERENCE_KEY]
     speed = {key: dict(speed_ratio(res.samples_ms, ref.samples_ms), reference=p.speed_reference,
                        median_ms=res.median_ms, reference_median_ms=ref.median_ms,
@@ -48,7 +49,8 @@ def ntire_timing(samples: dict[str, list[float]], reference_key: str, cfg: RunCo
     image with the reference's samples (no forward beyond the quality pass's)."""
     from protocols.runtime import ntire_result  # noqa: PLC0415
 
-    runtime = {k: ntire_result(v, device=cfg.device, cold=cold, memory_mib=memory_mib)
+    # The runner times every set in one process, in order, the first cold: later sets follow a cold one.
+    runtime = {k: ntire_result(v, device=cfg.device, cold=cold, memory_mib=memory_mib, follows_cold_set=not cold)
                .to_dict() for k, v in samples.items()}
     ref = samples[reference_key]
     speed = {k: dict(speed_ratio(v, ref), reference=cfg.protocol.speed_reference, median_ms=runtime[k]["median_ms"],
@@ -90,3 +92,17 @@ def scaled_module(module):
     return _Scaled(module).eval()
 
 
+
+
+def ntire_average(rows: list[dict]) -> dict:
+    """Per model, the mean over datasets of its NTIRE mean runtime: the organizers' "Ave Time" = (valid + test) / 2
+    with their two sets. Only models timed on every dataset of the run are averaged."""
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    by_model: dict[str, dict] = {}
+    for row in rows:
+        if row.get("runtime") and row["runtime"].get("mode") == "ntire":
+            by_model.setdefault(row["model"], {})[row["dataset"]] = row["runtime"]["mean_ms"]
+    return {model: {"mean_ms": statistics.fmean(per[d] for d in datasets), "datasets": datasets,
+                    "per_dataset_mean_ms": [per[d] for d in datasets],
+                    "rule": "mean over datasets of the per-image mean (NTIRE: (valid + test) / 2)"}
+            for model, per in by_model.items() if set(per) == set(datasets)}

@@ -32,3 +32,9 @@ def cuda_device() -> str:
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_progress(monkeypatch):
+    """Phase lines off, so tests of error output see only the error (tests/test_progress.py turns them on)."""
+    monkeypatch.setenv("SR_HARNESS_PROGRESS", "0")

@@ -1,0 +1,64 @@
+"""NTIRE bookkeeping beyond one set: (valid + test) / 2, later sets of a cold run, and --ntire-runs N."""
+
+import json
+import statistics
+
+import pytest
+
+from harness import PROJECT_ROOT
+from harness.cli import main
+from harness.timing import ntire_average
+from protocols import runtime
+
+CHECKPOINT = PROJECT_ROOT / "results" / "checkpoints" / "rlfn_ntire_x4.pth"
+
+
+def _row(model, dataset, mean_ms, mode="ntire"):
+    return {"model": model, "dataset": dataset, "runtime": {"mode": mode, "mean_ms": mean_ms}}
+
+
+def test_average_is_valid_plus_test_over_two_for_models_timed_on_both():
+    rows = [_row("a", "valid", 10.0), _row("a", "test", 14.0), _row("b", "valid", 3.0),
+            _row("c", "valid", 1.0, mode="steady"), _row("c", "test", 1.0, mode="steady")]
+    avg = ntire_average(rows)
+    assert set(avg) == {"a"}  # b has no test time, c was not NTIRE-timed
+    assert avg["a"]["mean_ms"] == 12.0 and avg["a"]["per_dataset_mean_ms"] == [10.0, 14.0]
+    assert avg["a"]["datasets"] == ["valid", "test"]
+
+
+def test_a_set_after_a_cold_one_stays_comparable(monkeypatch):
+    monkeypatch.setattr(runtime, "_device_kind", lambda device: "cuda")
+    monkeypatch.setattr(runtime, "environment_flags", lambda device: {})
+    assert runtime.ntire_result([5.0, 1.0], device="cuda", cold=True).ntire_comparable
+    assert runtime.ntire_result([1.0, 1.0], device="cuda", cold=False, follows_cold_set=True).ntire_comparable
+    assert not runtime.ntire_result([1.0, 1.0], device="cuda", cold=False).ntire_comparable  # warm, alone
+
+
+@pytest.mark.slow
+def test_two_datasets_and_two_fresh_processes(tmp_path):
+    out = tmp_path / "runs.json"
+    args = ["eval", "--models", f"bicubic,{CHECKPOINT}", "--data", "embedded", "--data", "embedded:train",
+            "--runtime-mode", "ntire", "--threads", "1", "--out", str(out)]
+    assert main([*args, "--ntire-runs", "2"]) == 0
+    record = json.loads(out.read_text())
+    assert record["ntire_runs"]["n"] == 2 and len(set(record["ntire_runs"]["run_ids"])) == 2
+    rows = [r for r in record["results"] if r["model"] == "rlfn_ntire_x4"]
+    for row in rows:
+        rt = row["runtime"]
+        assert len(rt["per_run_mean_ms"]) == 2 and rt["mean_ms"] == pytest.approx(statistics.fmean(rt["per_run_mean_ms"]))
+        assert rt["n"] == 2 * row["n_images"] == len(rt["samples_ms"])
+        assert rt["mean_ms"] == pytest.approx(statistics.fmean(rt["samples_ms"]))  # equal-sized runs
+    avg = record["ntire_average"]["rlfn_ntire_x4"]
+    assert avg["mean_ms"] == pytest.approx(statistics.fmean(r["runtime"]["mean_ms"] for r in rows))
+
+    single = tmp_path / "single.json"
+    assert main([*args[:-1], str(single)]) == 0
+    once = {(r["model"], r["dataset"]): r["per_image"] for r in json.loads(single.read_text())["results"]}
+    assert once == {(r["model"], r["dataset"]): r["per_image"] for r in record["results"]}  # quality unchanged
+
+
+def test_fresh_runs_need_the_ntire_mode(tmp_path, capsys):
+    code = main(["eval", "--models", "bicubic", "--data", "embedded", "--runtime-mode", "steady", "--ntire-runs", "2",
+                 "--out", str(tmp_path / "r.json")])
+    assert code == 2 and "--ntire-runs needs the NTIRE runtime mode" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
