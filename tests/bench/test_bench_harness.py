@@ -8,8 +8,7 @@ are not charged to the run.
 
 The runner computes image i's metrics on a worker thread while image i+1 goes through the model, so the
 metrics cost wall time only where they outlast the forwards; their full compute time (`metrics_cpu`) is
-reported beside the ratio. When the total is over the target the test is an expected failure carrying the
-measured numbers; the decode + records part alone is asserted.
+reported beside the ratio. Both the total and the decode + records part are asserted against the target.
 """
 
 import dataclasses
@@ -57,6 +56,5 @@ def test_harness_overhead_vs_forward(benchmark, tmp_path):
     print(f"\nharness overhead / forward = {ratio:.3f} (decode+records only: {plumbing:.3f}; metrics compute, "
           f"overlapped with the forwards: {metrics_cpu_ratio:.3f}); phases {phases}")
     assert plumbing <= MAX_RATIO, f"decode + records cost {plumbing:.1%} of forward time"
-    if ratio > MAX_RATIO:
-        pytest.xfail(f"target not met: decode + metrics + records = {ratio:.1%} of forward time "
-                     f"(metrics {phases['metrics'] / phases['forward']:.1%}, decode + records {plumbing:.1%})")
+    assert ratio <= MAX_RATIO, (f"decode + metrics + records = {ratio:.1%} of forward time "
+                                f"(metrics {phases['metrics'] / phases['forward']:.1%}, decode + records {plumbing:.1%})")
