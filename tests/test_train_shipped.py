@@ -20,7 +20,7 @@ def test_shipped_checkpoint_beats_bicubic(stem):
     if SHIPPED[stem]:
         assert model.model_name == SHIPPED[stem]
     record = json.loads((CHECKPOINTS / f"{stem}.train.json").read_text())
-    assert record["recipe"] in ("cpu_default", "rlfn_291") and record["model_name"] == model.model_name
+    assert record["recipe"] in ("cpu_default", "rlfn_291", "slimrlfn_291") and record["model_name"] == model.model_name
     assert record["params"] == sum(p.numel() for p in model.parameters())
     measured = embedded_eval_psnr(model)
     if "eval" in record:  # measured at export (train --measure-eval)
