@@ -29,6 +29,49 @@ def _csv(text: str) -> list[str]:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
+class _ExternalOption(argparse.Action):
+    """``--model FILE.py:Class`` starts a model; ``--weights``, ``--data-range``, ``--scale``, ``--model-args``,
+    ``--state-key`` and ``--name`` after it belong to it (so several --model options each carry their own)."""
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        models = list(getattr(namespace, "external", None) or [])
+        if self.dest == "source":
+            models.append({"source": value})
+        elif not models:
+            if self.dest == "label":  # --name without --model: labels for --models, comma-separated
+                namespace.name = value
+                return
+            parser.error(f"{option_string} belongs to a --model FILE.py:Class given before it")
+        elif self.dest in models[-1]:
+            parser.error(f"{option_string} given twice for --model {models[-1]['source']}")
+        else:
+            models[-1][self.dest] = _external_value(parser, self.dest, value, option_string)
+        namespace.external = models
+
+
+def _external_value(parser, dest: str, value: str, option: str):
+    import json  # noqa: PLC0415
+
+    if dest == "args":
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError as exc:
+            parser.error(f"{option}: not JSON ({exc.msg}); e.g. {option} '{{\"feature_channels\": 52}}'")
+        if not isinstance(parsed, dict):
+            parser.error(f"{option}: must be a JSON object of constructor keyword arguments")
+        return parsed
+    if dest == "data_range":
+        if value not in ("1", "255"):
+            parser.error(f"{option}: must be 1 or 255 (the input range the network expects), got {value}")
+        return float(value)
+    if dest == "scale":
+        try:
+            return positive_int(value)
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"{option}: {exc}")
+    return value
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
     try:
@@ -77,8 +120,9 @@ def cmd_eval(args) -> int:
     cfg = build_config(args.suite, models=_csv(args.models) if args.models else None, data=args.data or None,
                        weights_dir=args.weights_dir, device=args.device, runtime_mode=args.runtime_mode,
                        rounds=args.rounds, warmup=args.warmup, timing_size=args.timing_size, threads=args.threads,
-                       names=args.name.split(",") if args.name is not None else None,
-                       extra_metrics=args.metric, max_pixels=args.max_pixels)
+                       names=args.name.split(",") if getattr(args, "name", None) is not None else None,
+                       extra_metrics=args.metric, max_pixels=args.max_pixels,
+                       external=getattr(args, "external", None))
     baseline = _optional_baseline(args.baseline)
     if args.ntire_runs > 1:
         if cfg.protocol.runtime_mode != "ntire":
@@ -202,8 +246,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="models x datasets x protocols -> one record file", epilog=EXIT_CODES_HELP)
     p.add_argument("--suite", help="suite from harness/suites.toml (default, official, ntire2024)")
     p.add_argument("--models", help="comma-separated registry names, 'bicubic', or paths to checkpoint files")
-    p.add_argument("--name", default=None, help="comma-separated row labels for --models, in order (an empty item "
-                   "keeps the default: the registry name or the file stem)")
+    p.add_argument("--name", dest="label", action=_ExternalOption, help="after --model: its row label; else "
+                   "comma-separated row labels for --models, in order (an empty item keeps the default)")
+    p.add_argument("--model", dest="source", action=_ExternalOption, metavar="FILE.py:Class",
+                   help="a network class from any source file, as it is (repeatable; the options below follow it)")
+    p.add_argument("--weights", dest="weights", action=_ExternalOption, metavar="PTH",
+                   help="after --model: its state dict, loaded strict (weights_only)")
+    p.add_argument("--state-key", dest="state_key", action=_ExternalOption, metavar="KEY",
+                   help="after --model: the nested state dict to load (params, params_ema, state_dict)")
+    p.add_argument("--data-range", dest="data_range", action=_ExternalOption, metavar="1|255",
+                   help="after --model: input range the network expects (default 1)")
+    p.add_argument("--scale", dest="scale", action=_ExternalOption, metavar="N",
+                   help="after --model: its upscaling factor (default 4)")
+    p.add_argument("--model-args", dest="args", action=_ExternalOption, metavar="JSON",
+                   help="after --model: constructor keyword arguments, e.g. '{\"feature_channels\": 52}'")
     p.add_argument("--data", action="append", help="dataset folder, or 'embedded' (repeatable)")
     p.add_argument("--weights-dir", default=None, help="folder with official <model>.pth files (or SR_WEIGHTS_DIR)")
     p.add_argument("--device", choices=("cpu", "cuda"), default=None)
@@ -226,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite an existing --out record")
     p.add_argument("--report", default=None, help="also render an HTML report to this file")
     p.add_argument("--baseline", default=None, help="baseline record for the report's diff section")
-    p.set_defaults(func=cmd_eval)
+    p.set_defaults(func=cmd_eval, name=None, external=None)
 
     p = sub.add_parser("compare", help="regression check of a run against a baseline (exit 1 on regression)")
     p.add_argument("run")

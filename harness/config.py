@@ -60,6 +60,7 @@ class ModelEntry:
     variant: str = ""  # what this checkpoint is, shown in the report
     optional: bool = False  # a missing checkpoint is noted in the record instead of failing the run
     label: str = ""  # unique row name in records and reports; defaults to name
+    external: dict | None = None  # a user's class (models.external.ExternalSpec fields) instead of a registry name
 
     @property
     def key(self) -> str:
@@ -177,6 +178,7 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
                  rounds: int | None = None, warmup: int | None = None, timing_size: int | None = None,
                  threads: int | None = None, names: list[str] | None = None,
                  extra_metrics: list[str] | None = None, max_pixels: int | None = None,
+                 external: list[dict] | None = None,
                  suites_file: str | os.PathLike = SUITES_FILE) -> RunConfig:
     """Resolve a suite (or an ad-hoc model list) and command-line overrides into a validated RunConfig."""
     from models import get_spec  # noqa: PLC0415  (keeps `harness list --suites` free of torch start-up cost)
@@ -184,7 +186,7 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
     suites = load_suites(suites_file)
     if suite_name is not None and suite_name not in suites:
         raise ConfigError(f"unknown suite {suite_name!r}; known suites: {', '.join(sorted(suites))}")
-    if suite_name is None and not models:
+    if suite_name is None and not models and not external:
         raise ConfigError("nothing to run: pass --suite NAME, or --models a,b with --data DIR")
     suite = suites[suite_name] if suite_name else Suite(name="", description="ad-hoc", models=(), weights="official")
 
@@ -199,16 +201,16 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
         entries = [BICUBIC_ENTRY if m == BICUBIC else _adhoc_entry(m) for m in models]
     else:
         entries = list(suite.models)
-
-    entries = _labelled(entries, names)
+    entries = _labelled(entries, names, [_external_entry(e) for e in external or ()])
     for entry in entries:  # unknown model -> UnknownModelError with suggestions, before any file check
-        if entry.name != BICUBIC and not entry.variant.startswith(FILE_VARIANT):
+        if entry.name != BICUBIC and not entry.variant.startswith(FILE_VARIANT) and entry.external is None:
             get_spec(entry.name)
-    needs_official = suite.weights == "official" and any(e.name != BICUBIC and e.checkpoint is None for e in entries)
+    needs_official = suite.weights == "official" and any(e.name != BICUBIC and e.checkpoint is None
+                                                         and e.external is None for e in entries)
     wdir = resolve_weights_dir(weights_dir) if needs_official else None
     resolved = []
     for entry in entries:
-        if entry.name == BICUBIC:
+        if entry.name == BICUBIC or entry.external is not None:
             resolved.append(entry)
             continue
         if entry.checkpoint is None:
@@ -237,9 +239,25 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
     check_cuda(device)
     if max_pixels is not None and max_pixels < 1:
         raise ConfigError(f"--max-pixels must be >= 1, got {max_pixels}")
-    return RunConfig(suite=suite_name, models=tuple(resolved), data=data_specs, scale=suite.scale, device=device,
+    scale = _run_scale(suite, [e for e in resolved if e.external is not None])
+    return RunConfig(suite=suite_name, models=tuple(resolved), data=data_specs, scale=scale, device=device,
                      headline=suite.headline, description=suite.description, protocol=protocol,
                      max_pixels=max_pixels)
+
+
+def _run_scale(suite: Suite, external: list[ModelEntry]) -> int:
+    """A suite fixes the scale; an ad-hoc run takes its --model rows' --scale (all must agree)."""
+    scales = {e.external.get("scale", 4) for e in external}
+    if suite.name:
+        for entry in external:
+            if entry.external.get("scale", 4) != suite.scale:
+                raise ConfigError(f"--model {entry.external['source']}: --scale {entry.external.get('scale', 4)} "
+                                  f"but suite {suite.name!r} is x{suite.scale}; run it without --suite, with --data")
+        return suite.scale
+    if len(scales) > 1:
+        raise ConfigError(f"--model rows have different --scale values ({', '.join(map(str, sorted(scales)))}); "
+                          "one run is one scale: evaluate them in separate runs")
+    return scales.pop() if scales else suite.scale
 
 
 def check_cuda(device: str) -> None:
@@ -261,13 +279,31 @@ def _adhoc_entry(token: str) -> ModelEntry:
     return ModelEntry(name=token)
 
 
-def _labelled(entries: list[ModelEntry], names: list[str] | None) -> list[ModelEntry]:
-    """Apply ``--name`` labels (in --models order; an empty item keeps the default) and refuse duplicates."""
+EXTERNAL_FIELDS = {"source", "weights", "data_range", "scale", "args", "state_key", "label"}
+
+
+def _external_entry(fields: dict) -> ModelEntry:
+    """``--model FILE.py:Class``: labelled by the class name (``--name`` to change it)."""
+    fields = dict(fields)
+    unknown = set(fields) - EXTERNAL_FIELDS
+    if unknown or "source" not in fields:
+        raise ConfigError(f"model entry {fields}: unknown field(s) {', '.join(sorted(unknown))}; known: "
+                          f"{', '.join(sorted(EXTERNAL_FIELDS))}" if unknown else f"model entry {fields}: no source")
+    source = fields["source"]
+    cls = source.rpartition(":")[2] or source
+    label = fields.pop("label", None) or cls
+    return ModelEntry(name=cls, variant=f"external: {source}", label=label, external=fields)
+
+
+def _labelled(entries: list[ModelEntry], names: list[str] | None, external: list[ModelEntry]) -> list[ModelEntry]:
+    """Apply ``--name`` labels (in --models order; an empty item keeps the default), add the --model rows (labelled
+    by their own --name) and refuse duplicates."""
     if names:
         if len(names) != len(entries):
             raise ConfigError(f"--name gives {len(names)} label(s) for {len(entries)} model(s); give one per "
                               "--models item (an empty item keeps the default label), e.g. --name ,mine")
         entries = [dataclasses.replace(e, label=n) if n else e for e, n in zip(entries, names)]
+    entries = [*entries, *external]
     seen: dict[str, ModelEntry] = {}
     for entry in entries:
         if entry.key in seen:

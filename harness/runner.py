@@ -65,6 +65,12 @@ def load_models(cfg: RunConfig) -> tuple[list[LoadedModel], list[dict]]:
         if entry.name == BICUBIC:
             loaded.append(LoadedModel(entry.key, BICUBIC, entry.variant, None, None))
             continue
+        if entry.external is not None:
+            from models.external import ExternalSpec, load_external  # noqa: PLC0415
+
+            module, info = load_external(ExternalSpec(**entry.external))
+            loaded.append(LoadedModel(entry.key, info["class"], entry.variant, module, info))
+            continue
         if entry.checkpoint is None:  # timing-only rows (benchmarks, tests): seeded random weights
             torch.manual_seed(0)
             module = build_model(entry.name)
