@@ -1,4 +1,4 @@
-"""`python -m harness ...`"""
+"""`python -m sr_harness ...`"""
 
 import sys
 

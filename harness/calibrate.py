@@ -54,7 +54,7 @@ def planted_name(share: float) -> str:
 
 def timing_run(nets: dict, inputs: list, *, rounds: int) -> dict[str, np.ndarray]:
     """One interleaved timing of every net: samples as rounds x inputs arrays (ms)."""
-    from protocols.runtime import measure_interleaved  # noqa: PLC0415
+    from sr_harness.protocols.runtime import measure_interleaved  # noqa: PLC0415
 
     results = measure_interleaved(nets, inputs, device="cpu", warmup=1, rounds=rounds)
     return {k: np.asarray(r.samples_ms).reshape(rounds, len(inputs)) for k, r in results.items()}
@@ -131,7 +131,7 @@ def measured_slowdowns(runs: list[dict]) -> dict:
 
 def calibrate(*, n_runs: int = 6, rounds: int = 10, side: int = 96, replicates: int = 300,
               load_procs: int | None = None, load_seconds: float = 300.0, progress=print) -> dict:
-    from models import build_model  # noqa: PLC0415
+    from sr_harness.models import build_model  # noqa: PLC0415
 
     previous = torch.get_num_threads()
     torch.set_num_threads(1)  # as the default suite times

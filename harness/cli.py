@@ -1,4 +1,4 @@
-"""Command line: `python -m harness {list, eval, compare, report, baseline}` (+ train/prune/fuse from the trainer).
+"""Command line: `python -m sr_harness {list, eval, compare, report, baseline}` (+ train/prune/fuse from the trainer).
 
 Every failure is one line on stderr and an exit code (harness.errors); --debug shows the traceback instead.
 Nothing heavy (torch) is imported before a command runs, so --help, --version and list start fast.
@@ -81,7 +81,7 @@ def _version() -> str:
 
 
 def cmd_list(args) -> int:
-    from models import get_spec, list_models  # noqa: PLC0415
+    from sr_harness.models import get_spec, list_models  # noqa: PLC0415
 
     from .config import load_suites  # noqa: PLC0415
     from .data import EVAL_IMAGES  # noqa: PLC0415
@@ -168,7 +168,7 @@ def cmd_compare(args) -> int:
     if has_regression(deltas):
         failing = sum(d.failing for d in deltas)
         print(f"REGRESSION: {failing} check(s) failed; if the change is intended, update the baseline with "
-              f"`python -m harness baseline update --from {args.run} --accept 'why'` and say why in the commit",
+              f"`python -m sr_harness baseline update --from {args.run} --accept 'why'` and say why in the commit",
               file=sys.stderr)
         return EXIT_REGRESSION
     if is_inconclusive(deltas):

@@ -181,7 +181,7 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
                  external: list[dict] | None = None,
                  suites_file: str | os.PathLike = SUITES_FILE) -> RunConfig:
     """Resolve a suite (or an ad-hoc model list) and command-line overrides into a validated RunConfig."""
-    from models import get_spec  # noqa: PLC0415  (keeps `harness list --suites` free of torch start-up cost)
+    from sr_harness.models import get_spec  # noqa: PLC0415  (keeps `harness list --suites` free of torch start-up cost)
 
     suites = load_suites(suites_file)
     if suite_name is not None and suite_name not in suites:

@@ -25,8 +25,8 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 
-from protocols.imresize import bicubic_downscale
-from protocols.quality import modcrop
+from sr_harness.protocols.imresize import bicubic_downscale
+from sr_harness.protocols.quality import modcrop
 
 from .headers import DataError  # noqa: F401  (part of this module's interface)
 from .headers import check_pixels as _check_pixels

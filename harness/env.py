@@ -10,7 +10,7 @@ import sys
 
 import torch
 
-from protocols.machine import environment_flags
+from sr_harness.protocols.machine import environment_flags
 
 from . import PROJECT_ROOT
 

@@ -42,8 +42,8 @@ def positive_int(text: str) -> int:
 def user_error_types() -> tuple[type[BaseException], ...]:
     """Errors whose message is written for the user (one line naming the file and the fix)."""
     types: list[type[BaseException]] = [HarnessError]
-    if "models" in sys.modules:  # only an imported package can have raised its errors
-        from models import CheckpointError, InputError, UnknownModelError  # noqa: PLC0415
+    if "sr_harness.models" in sys.modules:  # only an imported package can have raised its errors
+        from sr_harness.models import CheckpointError, InputError, UnknownModelError  # noqa: PLC0415
         types += [CheckpointError, InputError, UnknownModelError]
     return tuple(types)
 

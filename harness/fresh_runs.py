@@ -25,7 +25,7 @@ class FreshRunError(HarnessError):
 
 
 def child_argv(args, out: Path) -> list[str]:
-    argv = [sys.executable, "-m", "harness", "eval", "--out", str(out)]
+    argv = [sys.executable, "-m", "sr_harness", "eval", "--out", str(out)]
     for attr, flag in _FORWARDED:
         value = getattr(args, attr, None)
         for item in (value if isinstance(value, list) else [value]):

@@ -70,12 +70,12 @@ def _check_fields(data: dict, spec: dict, optional: set, where: str, path) -> No
         if name not in data:
             if name in optional:
                 continue
-            raise RecordError(f"{path}: {where} lacks the field {name!r}; re-create it with `python -m harness eval`")
+            raise RecordError(f"{path}: {where} lacks the field {name!r}; re-create it with `python -m sr_harness eval`")
         value = data[name]
         types = types if isinstance(types, tuple) else (types,)
         if isinstance(value, bool) and bool not in types or not isinstance(value, types):
             raise RecordError(f"{path}: {where} field {name!r} is a {type(value).__name__}, expected "
-                              f"{' or '.join(t.__name__ for t in types)}; re-create it with `python -m harness eval`")
+                              f"{' or '.join(t.__name__ for t in types)}; re-create it with `python -m sr_harness eval`")
 
 
 def _check_number(value, metric: metrics.Metric, where: str, path) -> None:
@@ -92,7 +92,7 @@ def validate_record(data: Any, path: str | os.PathLike = "<record>") -> dict:
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
         raise RecordError(f"{path}: record schema_version {version!r}, this harness reads {SCHEMA_VERSION}; "
-                          "re-run `python -m harness eval` to regenerate it")
+                          "re-run `python -m sr_harness eval` to regenerate it")
     _check_fields(data, _TOP, _TOP_OPTIONAL, "record", path)
     headline = data.get("headline")
     if headline is not None and headline not in metrics.QUALITY:
@@ -121,7 +121,7 @@ def _validate_row_values(row: dict, where: str, path) -> None:
         return
     for name in metrics.REQUIRED_QUALITY:
         if name not in row["metrics"]:
-            raise RecordError(f"{path}: {where} lacks the metric {name!r}; re-run `python -m harness eval`")
+            raise RecordError(f"{path}: {where} lacks the metric {name!r}; re-run `python -m sr_harness eval`")
     for name, value in row["metrics"].items():
         if name in metrics.METRICS:
             _check_number(value, metrics.METRICS[name], f"{where} metric", path)
@@ -135,7 +135,7 @@ def _validate_row_values(row: dict, where: str, path) -> None:
     checkpoint = row.get("checkpoint")
     needed = ("source", "source_sha256") if checkpoint and "source" in checkpoint else ("path", "sha256")  # --model
     if checkpoint is not None and not all(isinstance(checkpoint.get(k), str) for k in needed):
-        raise RecordError(f"{path}: {where} checkpoint lacks its path or sha256; re-run `python -m harness eval`")
+        raise RecordError(f"{path}: {where} checkpoint lacks its path or sha256; re-run `python -m sr_harness eval`")
 
 
 def record_text(record: dict, path="<record>") -> str:
@@ -167,7 +167,7 @@ def load_record(path: str | os.PathLike) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise RecordError(f"{path}: no such record file (run `python -m harness eval --out {path}` first)") from None
+        raise RecordError(f"{path}: no such record file (run `python -m sr_harness eval --out {path}` first)") from None
     except IsADirectoryError:
         raise RecordError(f"{path}: is a directory, not a record file") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -176,7 +176,7 @@ def load_record(path: str | os.PathLike) -> dict:
         data = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
         where = f"line {exc.lineno}: {exc.msg}" if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-        raise RecordError(f"{path}: not a valid JSON record ({where}); re-create it with `python -m harness eval`") \
+        raise RecordError(f"{path}: not a valid JSON record ({where}); re-create it with `python -m sr_harness eval`") \
             from None
     return validate_record(_decode(data), path)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from protocols.complexity import FLOPS_LABEL
+from sr_harness.protocols.complexity import FLOPS_LABEL
 
 from . import metrics
 from .compare import compare, has_regression
@@ -45,7 +45,7 @@ def device_label(runtime: dict | None, env: dict) -> str:
 
 def ntire_score(row: dict) -> dict | None:
     """NTIRE 2024 score with the runtime term from this run's time ratio to RLFN_ntire (same run, interleaved)."""
-    from protocols.ranking import NTIRE2024_BASELINE, ntire2024_score  # noqa: PLC0415
+    from sr_harness.protocols.ranking import NTIRE2024_BASELINE, ntire2024_score  # noqa: PLC0415
 
     speed, comp = row.get("speed"), row.get("complexity")
     if not speed or not comp or speed.get("reference") != "rlfn_ntire_x4":

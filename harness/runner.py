@@ -58,7 +58,7 @@ def _jsonable(value):
 
 def load_models(cfg: RunConfig) -> tuple[list[LoadedModel], list[dict]]:
     """Build and load every model of the config; optional entries whose checkpoint is absent go to `missing`."""
-    from models import build_model, load_model  # noqa: PLC0415  (heavy import, only when running)
+    from sr_harness.models import build_model, load_model  # noqa: PLC0415  (heavy import, only when running)
 
     loaded, missing = [], []
     for entry in cfg.models:
@@ -66,7 +66,7 @@ def load_models(cfg: RunConfig) -> tuple[list[LoadedModel], list[dict]]:
             loaded.append(LoadedModel(entry.key, BICUBIC, entry.variant, None, None))
             continue
         if entry.external is not None:
-            from models.external import ExternalSpec, load_external  # noqa: PLC0415
+            from sr_harness.models.external import ExternalSpec, load_external  # noqa: PLC0415
 
             module, info = load_external(ExternalSpec(**entry.external))
             loaded.append(LoadedModel(entry.key, info["class"], entry.variant, module, info))
@@ -114,9 +114,9 @@ def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop
     model (``clock``: ``metrics`` = wall time waiting for them, ``metrics_cpu`` = their compute time). With a
     ``timer`` (NTIRE mode) each forward is timed into ``samples`` in dataset order and the metrics run between
     forwards, as in the organizers' script, never beside a timed forward."""
-    from models import InputError, check_input  # noqa: PLC0415
-    from protocols.imresize import bicubic_upscale  # noqa: PLC0415
-    from protocols.quality import image_metrics, to_uint8  # noqa: PLC0415
+    from sr_harness.models import InputError, check_input  # noqa: PLC0415
+    from sr_harness.protocols.imresize import bicubic_upscale  # noqa: PLC0415
+    from sr_harness.protocols.quality import image_metrics, to_uint8  # noqa: PLC0415
 
     def measured_metrics(sr, hr, index):
         start = time.perf_counter()
@@ -168,8 +168,8 @@ def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop
 def _dataset_pass(cfg: RunConfig, dataset, loaded: list[LoadedModel], reference, *, clock: dict, cold: bool) -> dict:
     """Decode a dataset once, then every model's quality pass over it (timed per image in NTIRE mode; the
     reference architecture, when not a row of the run, gets a timed pass of its own first)."""
-    from protocols.quality import ReferenceCache  # noqa: PLC0415
-    from protocols.runtime import ForwardTimer  # noqa: PLC0415
+    from sr_harness.protocols.quality import ReferenceCache  # noqa: PLC0415
+    from sr_harness.protocols.runtime import ForwardTimer  # noqa: PLC0415
 
     ntire = cfg.protocol.runtime_mode == "ntire"
     t0 = time.perf_counter()
@@ -206,7 +206,7 @@ def _dataset_pass(cfg: RunConfig, dataset, loaded: list[LoadedModel], reference,
 
 
 def _row(m: LoadedModel, dataset, done: dict, runtime: dict, speed: dict, timing_input, complexity: dict) -> dict:
-    from protocols.quality import mean_metrics  # noqa: PLC0415
+    from sr_harness.protocols.quality import mean_metrics  # noqa: PLC0415
 
     ok = m.key not in done["failed"]
     return {"model": m.key, "arch": m.name, "variant": m.variant, "dataset": dataset.name,
@@ -230,9 +230,9 @@ def run(cfg: RunConfig, *, datasets: list | None = None) -> dict:
 
 
 def _run(cfg: RunConfig, datasets: list | None) -> dict:
-    from models import build_model  # noqa: PLC0415
-    from protocols.complexity import measure_complexity  # noqa: PLC0415
-    from protocols.runtime import ntire_pass  # noqa: PLC0415
+    from sr_harness.models import build_model  # noqa: PLC0415
+    from sr_harness.protocols.complexity import measure_complexity  # noqa: PLC0415
+    from sr_harness.protocols.runtime import ntire_pass  # noqa: PLC0415
 
     started = dt.datetime.now(dt.timezone.utc)
     clock = defaultdict(float)

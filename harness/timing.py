@@ -25,7 +25,7 @@ def centre_crops(tensors: list[torch.Tensor], side: int) -> list[torch.Tensor]:
 def time_models(models: dict[str, torch.nn.Module], full_inputs, cfg: RunConfig,
                 progress=None) -> tuple[dict, dict, dict]:
     """Steady runtime per model and speed ratios to the reference, timed interleaved on equal centre crops."""
-    from protocols.runtime import measure_interleaved  # noqa: PLC0415
+    from sr_harness.protocols.runtime import measure_interleaved  # noqa: PLC0415
 
     p = cfg.protocol
     crops = centre_crops(full_inputs, p.timing_size)
@@ -47,7 +47,7 @@ def ntire_timing(samples: dict[str, list[float]], reference_key: str, cfg: RunCo
                  memory_mib: float | None) -> tuple[dict, dict, dict]:
     """NTIRE mode: the per-image samples of the quality pass as each model's runtime, and speed ratios paired per
     image with the reference's samples (no forward beyond the quality pass's)."""
-    from protocols.runtime import ntire_result  # noqa: PLC0415
+    from sr_harness.protocols.runtime import ntire_result  # noqa: PLC0415
 
     # The runner times every set in one process, in order, the first cold: later sets follow a cold one.
     runtime = {k: ntire_result(v, device=cfg.device, cold=cold, memory_mib=memory_mib, follows_cold_set=not cold)
@@ -67,7 +67,7 @@ def speed_ratio(samples_ms, reference_ms) -> dict:
     Pairing cancels load changes between rounds on a shared machine; a ratio of the two medians does not
     (on this 2-core box it put a model 0.6-1.6x "away" from an identical copy of itself).
     """
-    from protocols.runtime import bootstrap_ci  # noqa: PLC0415
+    from sr_harness.protocols.runtime import bootstrap_ci  # noqa: PLC0415
 
     if len(samples_ms) != len(reference_ms):
         raise ValueError(f"paired timing needs equal sample counts, got {len(samples_ms)} and {len(reference_ms)}")

@@ -101,6 +101,6 @@ def training_summary(checkpoint: str | Path, extra: dict | None = None) -> dict 
         return summarise(data, file=path.name)
     except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
         warnings.warn(f"{path}: training record not used ({exc}); the report shows no training details for "
-                      f"{checkpoint.name} (re-export it with `python -m harness train`)", TrainingRecordWarning,
+                      f"{checkpoint.name} (re-export it with `python -m sr_harness train`)", TrainingRecordWarning,
                       stacklevel=2)
         return None

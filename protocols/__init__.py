@@ -3,9 +3,9 @@
 Plain functions and small dataclasses with explicit keyword arguments; nothing here imports ``harness``.
 """
 
-from protocols.complexity import FLOPS_LABEL, Complexity, measure_complexity
-from protocols.imresize import bicubic_downscale, bicubic_upscale, imresize
-from protocols.quality import (
+from .complexity import FLOPS_LABEL, Complexity, measure_complexity
+from .imresize import bicubic_downscale, bicubic_upscale, imresize
+from .quality import (
     image_metrics,
     mean_metrics,
     modcrop,
@@ -15,8 +15,8 @@ from protocols.quality import (
     ssim_y,
     to_uint8,
 )
-from protocols.ranking import NTIRE2024_BASELINE, ScoreBaseline, ntire2024_score, passes_psnr_gate, set_averages
-from protocols.runtime import RuntimeResult, bootstrap_ci, measure_interleaved, measure_runtime, ratio_ci
+from .ranking import NTIRE2024_BASELINE, ScoreBaseline, ntire2024_score, passes_psnr_gate, set_averages
+from .runtime import RuntimeResult, bootstrap_ci, measure_interleaved, measure_runtime, ratio_ci
 
 __all__ = [
     "FLOPS_LABEL",

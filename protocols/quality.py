@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from skimage.color.colorconv import ycbcr_from_rgb
 
-from protocols.metric_sums import Reference, metric_sums, y_into
-from protocols.metric_sums import prepare_reference as _prepare_cropped
+from .metric_sums import Reference, metric_sums, y_into
+from .metric_sums import prepare_reference as _prepare_cropped
 
 PEAK = 255.0
 # BT.601 coefficients scaled by 1000, so MATLAB's rounded Y can be computed in exact integer arithmetic.

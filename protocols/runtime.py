@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from protocols.machine import cpu_model, environment_flags, nvidia_driver  # noqa: F401  (re-exported)
+from .machine import cpu_model, environment_flags, nvidia_driver  # noqa: F401  (re-exported)
 
 __all__ = ["ForwardTimer", "RuntimeResult", "bootstrap_ci", "environment_flags", "measure_interleaved",
            "measure_runtime", "ntire_result", "ratio_ci"]

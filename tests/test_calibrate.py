@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from harness.calibrate import COPY, REF, SLOWDOWNS, SUBJECT, Planted, planted_name, rates
+from sr_harness.calibrate import COPY, REF, SLOWDOWNS, SUBJECT, Planted, planted_name, rates
 
 
 def fake_run(rng, *, noise=0.01, copy_bias=1.0, rounds=10):

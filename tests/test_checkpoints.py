@@ -6,7 +6,7 @@ import re
 import pytest
 import torch
 
-from models import (
+from sr_harness.models import (
     CheckpointError,
     build_model,
     fuse,

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from skimage import io as skio
 
-from harness.cli import main
-from harness.records import load_record
+from sr_harness.cli import main
+from sr_harness.records import load_record
 
 
 def one_line_error(capsys) -> str:

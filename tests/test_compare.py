@@ -4,9 +4,9 @@ import copy
 
 import pytest
 
-from harness.cli import main
-from harness.compare import compare, has_regression
-from harness.records import SCHEMA_VERSION, write_record
+from sr_harness.cli import main
+from sr_harness.compare import compare, has_regression
+from sr_harness.records import SCHEMA_VERSION, write_record
 
 ENV = {"device": "cpu", "cpu_model": "x", "torch": "2", "threads": 1}
 
@@ -88,7 +88,7 @@ def test_cli_compare_exits_1_with_a_table_of_what_moved(tmp_path, capsys):
 
 
 def test_speed_verdict_uses_both_sides_uncertainty():
-    from harness.compare import speed_verdict
+    from sr_harness.compare import speed_verdict
 
     base = {"ratio": 1.0, "low": 0.98, "high": 1.02}
     assert speed_verdict(base, {"ratio": 1.15, "low": 1.03, "high": 1.3}, 0.1) == "regressed"

@@ -5,8 +5,8 @@ import logging
 import pytest
 import torch
 
-import models
-from protocols.complexity import FLOPS_LABEL, measure_complexity
+from sr_harness import models
+from sr_harness.protocols.complexity import FLOPS_LABEL, measure_complexity
 
 # name: (fvcore FLOPs G, params, activations M, convs) -- the official / independently verified table.
 TABLE = {

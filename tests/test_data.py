@@ -7,7 +7,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from harness.data import (
+from sr_harness.data import (
     EVAL_IMAGES,
     TRAIN_IMAGES,
     DataError,
@@ -19,7 +19,7 @@ from harness.data import (
     open_dataset,
     read_rgb,
 )
-from protocols.imresize import bicubic_downscale
+from sr_harness.protocols.imresize import bicubic_downscale
 
 
 def _img(seed, hw=(32, 32)):

@@ -6,11 +6,11 @@ import textwrap
 import pytest
 import torch
 
-from harness.cli import main
-from harness.config import ConfigError, build_config
-from harness.runner import run
-from models.checkpoints import CheckpointError
-from models.external import ExternalSpec, load_external
+from sr_harness.cli import main
+from sr_harness.config import ConfigError, build_config
+from sr_harness.runner import run
+from sr_harness.models.checkpoints import CheckpointError
+from sr_harness.models.external import ExternalSpec, load_external
 
 # A whole model family in one folder the project has never seen, written from ../shared/docs/architectures.md
 # (RLFN: ESA + RLFB + skeleton); rlfn.py imports its sibling as a package, as many research repositories do.

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-import models
-from harness.cli import main
-from harness.errors import EXIT_FAILED_ROWS, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_REGRESSION, EXIT_USAGE, run_command
-from harness.records import SCHEMA_VERSION, load_record, write_record
+from sr_harness import models
+from sr_harness.cli import main
+from sr_harness.errors import EXIT_FAILED_ROWS, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_REGRESSION, EXIT_USAGE, run_command
+from sr_harness.records import SCHEMA_VERSION, load_record, write_record
 
 FAST = ["--rounds", "1", "--warmup", "0", "--timing-size", "16", "--threads", "1"]
 
@@ -202,7 +202,7 @@ def test_outputs_never_replace_another_kind_of_file(existing, tmp_path, capsys, 
 
 
 def test_a_writer_that_lost_a_race_keeps_its_result_aside(tmp_path):
-    from harness.outputs import Destination, OutputError
+    from sr_harness.outputs import Destination, OutputError
 
     dest = Destination(tmp_path / "r.json", "record").check()
     (tmp_path / "r.json").write_text("the other writer's record")
@@ -213,7 +213,7 @@ def test_a_writer_that_lost_a_race_keeps_its_result_aside(tmp_path):
 
 
 def test_files_get_the_umask_mode_and_stale_temps_are_cleaned(tmp_path):
-    from harness.outputs import Destination
+    from sr_harness.outputs import Destination
 
     stale = tmp_path / ".r.json.999999999.abc.tmp"  # a writer killed with -9 (no such pid)
     stale.write_text("partial")

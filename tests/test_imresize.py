@@ -7,8 +7,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from protocols.imresize import bicubic_downscale, bicubic_upscale, imresize
-from protocols.quality import psnr_y
+from sr_harness.protocols.imresize import bicubic_downscale, bicubic_upscale, imresize
+from sr_harness.protocols.quality import psnr_y
 
 SET5 = ("baby", "bird", "butterfly", "head", "woman")
 

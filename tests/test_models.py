@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from models import InputError, UnknownModelError, build_model, check_input, get_spec, list_models, load_state
+from sr_harness.models import InputError, UnknownModelError, build_model, check_input, get_spec, list_models, load_state
 
 OFFICIAL = ["rlfn_ntire_x4", "rlfn_s_x2", "rlfn_s_x4", "rlfn_x2", "rlfn_x4", "slimrlfn_x4", "slimrlfn_prune_x4"]
 # Golden array names in golden_io_official_cpu_fp32.npz.

@@ -5,10 +5,10 @@ import statistics
 
 import pytest
 
-from harness import PROJECT_ROOT
-from harness.cli import main
-from harness.timing import ntire_average
-from protocols import runtime
+from sr_harness import PROJECT_ROOT
+from sr_harness.cli import main
+from sr_harness.timing import ntire_average
+from sr_harness.protocols import runtime
 
 CHECKPOINT = PROJECT_ROOT / "results" / "checkpoints" / "rlfn_ntire_x4.pth"
 

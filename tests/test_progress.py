@@ -2,8 +2,8 @@
 
 import re
 
-from harness import PROJECT_ROOT
-from harness.cli import main
+from sr_harness import PROJECT_ROOT
+from sr_harness.cli import main
 
 CHECKPOINT = PROJECT_ROOT / "results" / "checkpoints" / "rlfn_ntire_x4.pth"
 

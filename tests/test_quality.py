@@ -8,7 +8,7 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from protocols.quality import (
+from sr_harness.protocols.quality import (
     ReferenceCache,
     image_metrics,
     mean_metrics,
@@ -176,7 +176,7 @@ def test_all_metrics_match_scikit_image_on_real_images(name):
 
 def test_rounded_y_from_float_y_is_exact_on_every_colour():
     # image_metrics rounds float Y (floor(Y + ROUND_OFFSET)); rgb_to_y(rounded=True) uses exact integers.
-    from protocols.metric_sums import ROUND_OFFSET
+    from sr_harness.protocols.metric_sums import ROUND_OFFSET
 
     gb = np.stack(np.meshgrid(np.arange(256), np.arange(256), indexing="ij"), axis=-1).astype(np.uint8)
     ties = 0

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from protocols.ranking import NTIRE2024_BASELINE, ntire2024_score, passes_psnr_gate, set_averages
+from sr_harness.protocols.ranking import NTIRE2024_BASELINE, ntire2024_score, passes_psnr_gate, set_averages
 
 
 def test_baseline_scores_e_squared_on_every_term():

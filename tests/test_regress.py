@@ -10,10 +10,10 @@ import copy
 import pytest
 import torch
 
-from harness.compare import compare, has_regression
-from harness.config import ProtocolConfig, RunConfig
-from harness.timing import REFERENCE_KEY, time_models
-from models import build_model
+from sr_harness.compare import compare, has_regression
+from sr_harness.config import ProtocolConfig, RunConfig
+from sr_harness.timing import REFERENCE_KEY, time_models
+from sr_harness.models import build_model
 
 SIDE = 75  # LR pixels per side: ~10-20 ms per forward on one core, long enough to dwarf timer and call overhead;
 # the slowed model's extra strip is then 15 rows = 20 % of the image (15 is the models' minimum input)

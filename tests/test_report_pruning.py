@@ -10,11 +10,11 @@ import pytest
 from test_report import EVIL, record
 from test_runner import TinySet, config
 
-from harness.config import ModelEntry
-from harness.records import load_record, write_record
-from harness.report import render, widths_label
-from harness.runner import run
-from harness.training import TrainingRecordWarning, summarise, training_summary
+from sr_harness.config import ModelEntry
+from sr_harness.records import load_record, write_record
+from sr_harness.report import render, widths_label
+from sr_harness.runner import run
+from sr_harness.training import TrainingRecordWarning, summarise, training_summary
 
 SHIPPED = Path(__file__).resolve().parents[1] / "results" / "checkpoints" / "slimrlfn_prune_x4.pth"
 
@@ -105,7 +105,7 @@ def test_training_summary_reads_the_sidecar_and_refuses_bad_ones(tmp_path):
 
 
 def test_runner_copies_the_curve_so_the_record_alone_renders_it(tmp_path):
-    from models import build_model, save_model
+    from sr_harness.models import build_model, save_model
 
     ckpt = tmp_path / "slimrlfn_prune_x4.pth"
     save_model(build_model("slimrlfn_x4"), ckpt, extra={"train_record": "slimrlfn_prune_x4.train.json"})
@@ -129,7 +129,7 @@ def test_runner_copies_the_curve_so_the_record_alone_renders_it(tmp_path):
 
 @pytest.mark.skipif(not SHIPPED.is_file(), reason="shipped pruned checkpoint not in this checkout")
 def test_shipped_pruned_checkpoint_has_a_curve_ending_at_its_size():
-    from models import load_model
+    from sr_harness.models import load_model
 
     module, info = load_model(SHIPPED, map_location="cpu")
     summary = training_summary(SHIPPED, info.extra)

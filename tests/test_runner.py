@@ -5,11 +5,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from harness.config import ModelEntry, ProtocolConfig, RunConfig
-from harness.data import ImagePair
-from harness.records import load_record, write_record
-from harness.runner import RunError, run
-from protocols.imresize import bicubic_downscale
+from sr_harness.config import ModelEntry, ProtocolConfig, RunConfig
+from sr_harness.data import ImagePair
+from sr_harness.records import load_record, write_record
+from sr_harness.runner import RunError, run
+from sr_harness.protocols.imresize import bicubic_downscale
 
 
 class TinySet:
@@ -102,8 +102,8 @@ def test_ntire_mode_first_sample_is_the_models_first_forward():
 
 
 def test_project_checkpoints_are_picked_up_when_they_exist(tmp_path):
-    from harness.config import build_config
-    from models import build_model, save_model
+    from sr_harness.config import build_config
+    from sr_harness.models import build_model, save_model
 
     suites = tmp_path / "suites.toml"
     ckpt = tmp_path / "slimrlfn_x4.pth"

@@ -2,9 +2,9 @@
 
 import pytest
 
-from harness.config import build_config
-from harness.published import verdicts
-from harness.runner import run
+from sr_harness.config import build_config
+from sr_harness.published import verdicts
+from sr_harness.runner import run
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 

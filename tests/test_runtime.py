@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-import models
-from protocols.runtime import bootstrap_ci, measure_interleaved, measure_runtime, ratio_ci
+from sr_harness import models
+from sr_harness.protocols.runtime import bootstrap_ci, measure_interleaved, measure_runtime, ratio_ci
 
 
 class ColdStart(nn.Module):

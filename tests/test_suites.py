@@ -2,7 +2,7 @@
 
 import pytest
 
-from harness.config import ConfigError, build_config, load_suites
+from sr_harness.config import ConfigError, build_config, load_suites
 
 
 def test_shipped_suites():

@@ -3,7 +3,7 @@
 import pytest
 from test_train_support import write_images, write_recipe
 
-from harness.trainer.config import RecipeError, load_recipe
+from sr_harness.trainer.config import RecipeError, load_recipe
 
 
 @pytest.mark.parametrize("name", ["cpu_default", "slimrlfn_factsheet", "rlfn_paper"])

@@ -7,8 +7,8 @@ import torch
 import torch.multiprocessing as mp
 from test_train_support import write_images, write_recipe
 
-from harness.trainer.config import load_recipe
-from harness.trainer.stages import RecipeRun
+from sr_harness.trainer.config import load_recipe
+from sr_harness.trainer.stages import RecipeRun
 
 STAGE = '[[stages]]\nname = "s"\nmodel = "student"\nsteps = 6\n'
 

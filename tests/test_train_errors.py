@@ -6,12 +6,12 @@ import pytest
 import torch
 from test_train_support import write_images, write_recipe
 
-import models
-from harness.cli import EXIT_ERROR
-from harness.trainer import checkpointing
-from harness.trainer.cli import main
-from harness.trainer.config import load_recipe
-from harness.trainer.stages import RecipeRun
+from sr_harness import models
+from sr_harness.cli import EXIT_ERROR
+from sr_harness.trainer import checkpointing
+from sr_harness.trainer.cli import main
+from sr_harness.trainer.config import load_recipe
+from sr_harness.trainer.stages import RecipeRun
 
 STAGE = '[[stages]]\nname = "s"\nmodel = "student"\nsteps = 6\n'
 

@@ -12,10 +12,10 @@ import pytest
 import torch
 from test_train_support import write_images, write_recipe
 
-import models
-from harness.trainer.config import load_recipe
-from harness.trainer.loop import StopTraining
-from harness.trainer.stages import RecipeRun, TrainError
+from sr_harness import models
+from sr_harness.trainer.config import load_recipe
+from sr_harness.trainer.loop import StopTraining
+from sr_harness.trainer.stages import RecipeRun, TrainError
 
 TWO_STAGES = """
 [[stages]]
@@ -85,7 +85,7 @@ def test_existing_run_needs_resume(tmp_path, images):
 
 
 def _train_cmd(recipe, out, *extra):
-    return [sys.executable, "-m", "harness.trainer", "train", "--recipe", str(recipe), "--out", str(out),
+    return [sys.executable, "-m", "sr_harness.trainer", "train", "--recipe", str(recipe), "--out", str(out),
             "--device", "cpu", "--threads", "1", "--no-progress", *extra]
 
 
@@ -128,7 +128,7 @@ def test_exports_carry_provenance_and_the_data_manifest(tmp_path):
 
     from test_train_support import write_images, write_recipe
 
-    from harness.trainer.cli import main
+    from sr_harness.trainer.cli import main
 
     data = write_images(tmp_path / "img", n=3)
     write_images(tmp_path / "img" / "small", n=1, size=40, seed=5)  # recursive; smaller than the 64 HR patch

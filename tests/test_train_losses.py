@@ -4,10 +4,10 @@ training form from official deploy weights."""
 import pytest
 import torch
 
-import models
-from harness.trainer.config import ModelConfig
-from harness.trainer.losses import ShallowContrastiveLoss, StageLoss, charbonnier, l2
-from harness.trainer.stages import load_weights
+from sr_harness import models
+from sr_harness.trainer.config import ModelConfig
+from sr_harness.trainer.losses import ShallowContrastiveLoss, StageLoss, charbonnier, l2
+from sr_harness.trainer.stages import load_weights
 
 
 def test_charbonnier_and_l2_on_the_unit_scale():

@@ -4,9 +4,9 @@ import json
 
 from test_train_support import write_images, write_recipe
 
-import models
-from harness.trainer.config import load_recipe
-from harness.trainer.stages import RecipeRun
+from sr_harness import models
+from sr_harness.trainer.config import load_recipe
+from sr_harness.trainer.stages import RecipeRun
 
 PRUNE = """
 [[stages]]

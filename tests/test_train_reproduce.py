@@ -23,14 +23,14 @@ def test_first_100_steps_of_the_shipped_run_are_reproduced(shared_dir, tmp_path)
         pytest.skip("the shipped rlfn_ntire_x4 was not trained by rlfn_291")
     shipped = {e["step"]: e["loss"] for e in map(json.loads, log_path.read_text().splitlines())
                if e.get("event") == "step" and e["step"] <= 100}
-    from harness.trainer.config import load_recipe
-    from harness.trainer.provenance import recipe_hash, resolved_recipe
+    from sr_harness.trainer.config import load_recipe
+    from sr_harness.trainer.provenance import recipe_hash, resolved_recipe
 
     recipe = load_recipe("rlfn_291")  # the recipe in this checkout is the one that was run
     assert recipe_hash(resolved_recipe(recipe, data=recipe.data.train, step_scale=1.0)) == record["recipe_hash"]
     out = tmp_path / "run"
     env = dict(os.environ, SR_SHARED_DIR=str(shared_dir), OMP_NUM_THREADS="1")
-    done = subprocess.run([sys.executable, "-m", "harness", "train", "--recipe", "rlfn_291", "--out", str(out),
+    done = subprocess.run([sys.executable, "-m", "sr_harness", "train", "--recipe", "rlfn_291", "--out", str(out),
                            "--threads", "1", "--no-progress", "--max-steps", "100"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 3, done.stderr  # stopped at --max-steps, as asked

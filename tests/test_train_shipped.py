@@ -6,8 +6,8 @@ import pathlib
 
 import pytest
 
-import models
-from harness.trainer.export import embedded_eval_psnr
+from sr_harness import models
+from sr_harness.trainer.export import embedded_eval_psnr
 
 CHECKPOINTS = pathlib.Path(__file__).resolve().parents[1] / "results" / "checkpoints"
 SHIPPED = {"rlfn_ntire_x4": "rlfn_ntire_x4", "slimrlfn_unfused_x4": "slimrlfn_unfused_x4",

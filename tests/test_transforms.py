@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from models import (
+from sr_harness.models import (
     RepConv3x3,
     build_model,
     fuse,

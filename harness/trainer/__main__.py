@@ -1,4 +1,4 @@
-"""`python -m harness.trainer train|prune|fuse ...` (the same subcommands as `python -m harness`)."""
+"""`python -m sr_harness.trainer train|prune|fuse ...` (the same subcommands as `python -m sr_harness`)."""
 
 import sys
 

@@ -11,8 +11,8 @@ import tempfile
 import numpy as np
 import torch
 
-from harness import HarnessError
-from harness.outputs import atomic_write, atomic_write_text
+from sr_harness import HarnessError
+from sr_harness.outputs import atomic_write, atomic_write_text
 
 STATE_FORMAT = "sr-harness-train-state"
 

@@ -1,16 +1,16 @@
-"""Standalone trainer entry (``python -m harness.trainer``); the harness CLI offers the same subcommands."""
+"""Standalone trainer entry (``python -m sr_harness.trainer``); the harness CLI offers the same subcommands."""
 
 from __future__ import annotations
 
 import argparse
 
-from harness.errors import EXIT_CODES_HELP, run_command
+from sr_harness.errors import EXIT_CODES_HELP, run_command
 
 from .commands import add_subcommands
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.trainer", epilog=EXIT_CODES_HELP)
+    parser = argparse.ArgumentParser(prog="python -m sr_harness.trainer", epilog=EXIT_CODES_HELP)
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error instead of one line")
     add_subcommands(parser.add_subparsers(dest="command", required=True))
     try:

@@ -1,7 +1,7 @@
 """`train`, `prune` and `fuse` subcommands; registered into the harness CLI by ``add_subcommands``.
 
 Only argument definitions at import time (torch and the trainer load when a command runs), so the harness CLI
-starts fast. Distributed: ``torchrun --nproc_per_node N -m harness train ...``.
+starts fast. Distributed: ``torchrun --nproc_per_node N -m sr_harness train ...``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import dataclasses
 import pathlib
 import sys
 
-from harness.errors import EXIT_STOPPED, positive_int
+from sr_harness.errors import EXIT_STOPPED, positive_int
 
 
 def add_subcommands(subparsers) -> None:
@@ -54,7 +54,7 @@ def _common(p) -> None:
 def _setup_threads(args) -> None:
     import torch  # noqa: PLC0415
 
-    from harness.config import check_cuda  # noqa: PLC0415
+    from sr_harness.config import check_cuda  # noqa: PLC0415
 
     check_cuda(args.device)
     if args.threads:
@@ -114,12 +114,12 @@ def cmd_prune(args) -> int:
 
 
 def cmd_fuse(args) -> int:
-    import models  # noqa: PLC0415
-    from harness.outputs import Destination  # noqa: PLC0415
+    from sr_harness import models  # noqa: PLC0415
+    from sr_harness.outputs import Destination  # noqa: PLC0415
 
     dest = Destination(pathlib.Path(args.output), "checkpoint", flag="-o", replace=args.force).check()
     if pathlib.Path(args.checkpoint).resolve() == dest.path.resolve():
-        from harness.outputs import OutputError  # noqa: PLC0415
+        from sr_harness.outputs import OutputError  # noqa: PLC0415
         raise OutputError(f"{dest.path}: -o is the input checkpoint itself; write the fused model to another file")
     model, info = models.load_model(args.checkpoint)
     fused = models.fuse(model)

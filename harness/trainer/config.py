@@ -11,7 +11,7 @@ import pathlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness import HarnessError
+from sr_harness import HarnessError
 
 from .. import toml
 

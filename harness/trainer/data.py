@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
-from harness import HarnessError
-from harness.data import DataError, EmbeddedDataset, open_dataset
+from sr_harness import HarnessError
+from sr_harness.data import DataError, EmbeddedDataset, open_dataset
 
 from .folders import evaluation_hashes, load_folder_pairs, manifest_hash, pixel_hash
 

@@ -9,11 +9,11 @@ import time
 import torch
 from torch import nn
 
-import models
-from harness.data import embedded_dataset
-from harness.env import fingerprint
-from protocols.imresize import bicubic_upscale
-from protocols.quality import psnr_y, to_uint8
+from sr_harness import models
+from sr_harness.data import embedded_dataset
+from sr_harness.env import fingerprint
+from sr_harness.protocols.imresize import bicubic_upscale
+from sr_harness.protocols.quality import psnr_y, to_uint8
 
 from .checkpointing import json_write
 from .stages import RecipeRun

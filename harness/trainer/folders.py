@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.data import IMAGE_EXTENSIONS, EmbeddedDataset, read_rgb
-from protocols.imresize import bicubic_downscale
-from protocols.quality import modcrop
+from sr_harness.data import IMAGE_EXTENSIONS, EmbeddedDataset, read_rgb
+from sr_harness.protocols.imresize import bicubic_downscale
+from sr_harness.protocols.quality import modcrop
 
 
 def folder_list(spec: str) -> list[Path]:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from protocols.quality import psnr_y, to_uint8
+from sr_harness.protocols.quality import psnr_y, to_uint8
 
 from .checkpointing import CheckpointWriteError, save_state, set_rng_states
 from .config import StageConfig

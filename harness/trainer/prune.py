@@ -8,8 +8,8 @@ import time
 
 from torch import nn
 
-import models
-from protocols.complexity import measure_complexity
+from sr_harness import models
+from sr_harness.protocols.complexity import measure_complexity
 
 from .checkpointing import json_write
 from .config import StageConfig

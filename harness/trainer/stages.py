@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-import models
-from harness import HarnessError
-from models.checkpoints import CheckpointError
+from sr_harness import models
+from sr_harness import HarnessError
+from sr_harness.models.checkpoints import CheckpointError
 
 from . import distributed
 from .checkpointing import check_writable, json_write, load_state_file

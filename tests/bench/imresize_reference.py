@@ -3,7 +3,7 @@ the reference the benchmark times against. Kernel weights and indices come from 
 
 import numpy as np
 
-from protocols.imresize import _contributions, to_uint8_matlab
+from sr_harness.protocols.imresize import _contributions, to_uint8_matlab
 
 
 def _resize_axis(img: np.ndarray, axis: int, out_len: int, scale: float) -> np.ndarray:

@@ -8,7 +8,7 @@ import imresize_reference as reference
 import numpy as np
 import pytest
 
-from protocols.imresize import bicubic_downscale
+from sr_harness.protocols.imresize import bicubic_downscale
 
 
 @pytest.mark.bench

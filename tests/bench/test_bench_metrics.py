@@ -21,11 +21,11 @@ import time
 import pytest
 import torch
 
-import models
-from harness.config import BICUBIC, build_config
-from harness.data import embedded_dataset
-from protocols.imresize import bicubic_upscale
-from protocols.quality import ReferenceCache, image_metrics, mean_metrics, to_uint8
+from sr_harness import models
+from sr_harness.config import BICUBIC, build_config
+from sr_harness.data import embedded_dataset
+from sr_harness.protocols.imresize import bicubic_upscale
+from sr_harness.protocols.quality import ReferenceCache, image_metrics, mean_metrics, to_uint8
 
 MAX_RATIO = 0.10
 ROUNDS = 7

@@ -10,8 +10,8 @@ import statistics
 import pytest
 import torch
 
-from models import build_model, fuse
-from protocols.runtime import measure_interleaved, ratio_ci
+from sr_harness.models import build_model, fuse
+from sr_harness.protocols.runtime import measure_interleaved, ratio_ci
 
 pytestmark = pytest.mark.bench
 

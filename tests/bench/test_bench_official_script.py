@@ -21,7 +21,7 @@ import time
 import numpy as np
 import pytest
 
-from harness import PROJECT_ROOT
+from sr_harness import PROJECT_ROOT
 
 PAIRS = 5
 TEAMS = {0: "rlfn_ntire_x4", 21: "slimrlfn_x4"}
@@ -34,8 +34,8 @@ def setup(shared_dir, tmp_path_factory):
     if not (repo / "test_demo.py").is_file():
         pytest.skip("the organizers' NTIRE2024_ESR repository is not in ../shared")
     pytest.importorskip("cv2", reason="the organizers' utils need OpenCV: pip install -e '.[oracle]' (tox -e perf)")
-    from harness.data import read_rgb
-    from protocols.quality import modcrop
+    from sr_harness.data import read_rgb
+    from sr_harness.protocols.quality import modcrop
 
     root = tmp_path_factory.mktemp("official")
     work = root / "work"
@@ -65,7 +65,7 @@ def _official(work: pathlib.Path, data: pathlib.Path) -> dict:
 
 
 def _harness(shared_dir, data: pathlib.Path, out: pathlib.Path) -> dict:
-    subprocess.run([sys.executable, "-m", "harness", "eval", "--models", ",".join(TEAMS.values()),
+    subprocess.run([sys.executable, "-m", "sr_harness", "eval", "--models", ",".join(TEAMS.values()),
                     "--weights-dir", str(shared_dir / "reference" / "weights"), "--data", str(data),
                     "--runtime-mode", "ntire", "--threads", "1", "--out", str(out), "--force"],
                    cwd=PROJECT_ROOT, env=dict(os.environ, SR_HARNESS_PROGRESS="0"), check=True, capture_output=True)

@@ -13,14 +13,14 @@ import time
 import pytest
 import torch
 
-import models
-from harness.trainer import distributed
-from harness.trainer.config import StageConfig
-from harness.trainer.data import PatchDataset, PatchStream
-from harness.trainer.logs import JsonlLog
-from harness.trainer.loop import StepBudget, train_stage
-from harness.trainer.losses import charbonnier
-from harness.trainer.stages import RunContext, RunPaths
+from sr_harness import models
+from sr_harness.trainer import distributed
+from sr_harness.trainer.config import StageConfig
+from sr_harness.trainer.data import PatchDataset, PatchStream
+from sr_harness.trainer.logs import JsonlLog
+from sr_harness.trainer.loop import StepBudget, train_stage
+from sr_harness.trainer.losses import charbonnier
+from sr_harness.trainer.stages import RunContext, RunPaths
 
 pytestmark = pytest.mark.bench
 
