@@ -12,6 +12,11 @@ from pathlib import Path
 
 from . import PROJECT_ROOT, HarnessError, metrics, toml
 
+# The embedded data set: skimage.data sample images, fixed and disjoint. ``cat`` is the same picture as ``chelsea``
+# and is never used.
+EVAL_IMAGES = ("astronaut", "coffee", "chelsea", "rocket")
+TRAIN_IMAGES = ("immunohistochemistry", "hubble_deep_field", "retina", "colorwheel", "stereo_motorcycle")
+
 SUITES_FILE = Path(__file__).with_name("suites.toml")
 WEIGHTS_ENV = "SR_WEIGHTS_DIR"
 BICUBIC = "bicubic"
@@ -178,7 +183,7 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
                  rounds: int | None = None, warmup: int | None = None, timing_size: int | None = None,
                  threads: int | None = None, names: list[str] | None = None,
                  extra_metrics: list[str] | None = None, max_pixels: int | None = None,
-                 external: list[dict] | None = None,
+                 external: list[dict] | None = None, ntire_repo: str | None = None, teams: list[str] | None = None,
                  suites_file: str | os.PathLike = SUITES_FILE) -> RunConfig:
     """Resolve a suite (or an ad-hoc model list) and command-line overrides into a validated RunConfig."""
     from sr_harness.models import get_spec  # noqa: PLC0415  (keeps `harness list --suites` free of torch start-up cost)
@@ -186,6 +191,7 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
     suites = load_suites(suites_file)
     if suite_name is not None and suite_name not in suites:
         raise ConfigError(f"unknown suite {suite_name!r}; known suites: {', '.join(sorted(suites))}")
+    external = [*(external or ()), *_team_entries(ntire_repo, teams)]
     if suite_name is None and not models and not external:
         raise ConfigError("nothing to run: pass --suite NAME, or --models a,b with --data DIR")
     suite = suites[suite_name] if suite_name else Suite(name="", description="ad-hoc", models=(), weights="official")
@@ -279,12 +285,44 @@ def _adhoc_entry(token: str) -> ModelEntry:
     return ModelEntry(name=token)
 
 
+def _team_entries(repo: str | None, teams: list[str] | None) -> list[dict]:
+    """``--ntire-repo DIR --team 0,21`` (or ``all``): one row per team, built later by the organizers' select_model."""
+    if (repo is None) != (not teams):
+        raise ConfigError("--ntire-repo DIR and --team N[,M...] go together (e.g. --ntire-repo NTIRE2024_ESR "
+                          "--team 0,21, or --team all)")
+    if repo is None:
+        return []
+    from sr_harness.models.ntire import NtireRepoError, team_ids  # noqa: PLC0415
+
+    try:
+        known = team_ids(repo)
+    except NtireRepoError as exc:
+        raise ConfigError(str(exc)) from None
+    if teams == ["all"]:
+        chosen = list(known)
+    else:
+        try:
+            chosen = [int(t) for t in teams]
+        except ValueError:
+            raise ConfigError(f"--team takes team ids (numbers) or 'all', got {','.join(teams)}") from None
+    unknown = [t for t in chosen if t not in known]
+    if unknown:
+        raise ConfigError(f"--team {unknown[0]}: {repo}/test_demo.py's select_model has no such team; its ids: "
+                          f"{','.join(map(str, known))} (or --team all)")
+    root = str(Path(repo).expanduser().resolve())
+    return [{"ntire_repo": root, "team": t, "label": f"team{t:02}"} for t in dict.fromkeys(chosen)]
+
+
 EXTERNAL_FIELDS = {"source", "weights", "data_range", "scale", "args", "state_key", "label"}
 
 
 def _external_entry(fields: dict) -> ModelEntry:
     """``--model FILE.py:Class``: labelled by the class name (``--name`` to change it)."""
     fields = dict(fields)
+    if "team" in fields:
+        label = fields.pop("label")
+        return ModelEntry(name=label, variant=f"NTIRE select_model, team {fields['team']:02}", label=label,
+                          external=fields)
     unknown = set(fields) - EXTERNAL_FIELDS
     if unknown or "source" not in fields:
         raise ConfigError(f"model entry {fields}: unknown field(s) {', '.join(sorted(unknown))}; known: "

@@ -133,7 +133,9 @@ def _validate_row_values(row: dict, where: str, path) -> None:
         if name in speed and not metrics.METRICS["time_ratio"].valid(speed[name]):
             raise RecordError(f"{path}: {where} speed {name} = {speed[name]!r} is not a finite number; re-run it")
     checkpoint = row.get("checkpoint")
-    needed = ("source", "source_sha256") if checkpoint and "source" in checkpoint else ("path", "sha256")  # --model
+    needed = (("ntire_repo", "script_sha256") if checkpoint and "team" in checkpoint  # --ntire-repo
+              else ("source", "source_sha256") if checkpoint and "source" in checkpoint  # --model
+              else ("path", "sha256"))
     if checkpoint is not None and not all(isinstance(checkpoint.get(k), str) for k in needed):
         raise RecordError(f"{path}: {where} checkpoint lacks its path or sha256; re-run `python -m sr_harness eval`")
 

@@ -65,6 +65,13 @@ def load_models(cfg: RunConfig) -> tuple[list[LoadedModel], list[dict]]:
         if entry.name == BICUBIC:
             loaded.append(LoadedModel(entry.key, BICUBIC, entry.variant, None, None))
             continue
+        if entry.external is not None and "team" in entry.external:
+            team = _ntire_team(entry, cfg.device)
+            if isinstance(team, LoadedModel):
+                loaded.append(team)
+            else:
+                missing.append(team)
+            continue
         if entry.external is not None:
             from sr_harness.models.external import ExternalSpec, load_external  # noqa: PLC0415
 
@@ -89,6 +96,19 @@ def load_models(cfg: RunConfig) -> tuple[list[LoadedModel], list[dict]]:
         loaded.append(LoadedModel(entry.key, getattr(module, "model_name", entry.name), entry.variant,
                                   module.eval(), info, training_summary(path, info.get("extra"))))
     return loaded, missing
+
+
+def _ntire_team(entry, device: str):
+    """A team built by the organizers' select_model, or (when it cannot be built) its entry for ``missing``."""
+    from sr_harness.models.ntire import TeamUnbuildable, build_team  # noqa: PLC0415
+
+    spec = entry.external
+    try:
+        module, info = build_team(spec["ntire_repo"], spec["team"], device)
+    except TeamUnbuildable as exc:
+        return {"model": entry.key, "checkpoint": f"{spec['ntire_repo']}/test_demo.py select_model",
+                "variant": entry.variant, "reason": str(exc)}
+    return LoadedModel(entry.key, module.model_name, entry.variant, module.eval(), _jsonable(info))
 
 
 def open_datasets(cfg: RunConfig) -> list:
@@ -265,7 +285,7 @@ def _run(cfg: RunConfig, datasets: list | None) -> dict:
     counted = nets if in_run is not None else [*nets, LoadedModel(REFERENCE_KEY, "", "", reference, None)]
     for m in bar(counted, total=len(counted), desc="complexity (fvcore)"):
         with phase(f"complexity {m.key if m.key != REFERENCE_KEY else 'speed reference'}"):
-            complexity[m.key] = measure_complexity(m.module, input_hw=cfg.protocol.complexity_hw,
+            complexity[m.key] = measure_complexity(getattr(m.module, "complexity_module", m.module), input_hw=cfg.protocol.complexity_hw,
                                                    device=device).to_dict()
     ref_complexity = complexity.pop(REFERENCE_KEY, None) or complexity[in_run.key]
     clock["complexity"] += time.perf_counter() - t0

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from .checkpoints import CheckpointError, sha256_file
+from .fusion_audit import fusion_audit
 
 DATA_RANGES = (1.0, 255.0)
 
@@ -101,6 +102,7 @@ def load_external(spec: ExternalSpec) -> tuple[ExternalModel, dict]:
     if spec.weights is not None:
         _load_strict(net, spec)
         info |= {"weights": str(Path(spec.weights).resolve()), "weights_sha256": sha256_file(spec.weights)}
+    info["fusion_audit"] = fusion_audit(net, data_range=spec.data_range)
     return ExternalModel(net.eval(), data_range=spec.data_range, scale=spec.scale, name=cls_name), info
 
 

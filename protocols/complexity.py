@@ -2,7 +2,8 @@
 
 - ``flops_g``: fvcore ``FlopCountAnalysis(...).total() / 1e9``. fvcore counts one multiply-add as one flop,
   so this is really GMACs; label it "FLOPs, fvcore, multiply-add counted once". Bias, activations,
-  element-wise ops and pixel shuffle are not counted (fvcore skips them).
+  element-wise ops and pixel shuffle are not counted (fvcore skips them); ``uncounted_ops`` lists every operator
+  of the trace that fvcore has no rule for, with its call count, so nothing is dropped silently.
 - ``params``: ``sum(p.numel() for p in model.parameters())``, buffers excluded.
 - ``activations_m``: total elements of every Conv2d / ConvTranspose2d output, / 1e6 (NTIRE definition).
 - ``convs``: number of Conv2d / ConvTranspose2d modules that ran.
@@ -35,6 +36,7 @@ class Complexity:
     input_hw: tuple[int, int]
     flops_by_operator: dict[str, int] = field(default_factory=dict)
     flops_label: str = FLOPS_LABEL
+    uncounted_ops: dict[str, int] = field(default_factory=dict)  # operator -> calls fvcore has no FLOP rule for
 
     @property
     def params_m(self) -> float:
@@ -74,7 +76,7 @@ def measure_complexity(model: nn.Module, *, input_hw: tuple[int, int] = (256, 25
         for hook in hooks:
             hook.remove()
 
-    flops, by_operator = _fvcore_flops(model, x)
+    flops, by_operator, uncounted = _fvcore_flops(model, x)
     return Complexity(
         flops_g=flops / 1e9,
         params=params,
@@ -83,6 +85,7 @@ def measure_complexity(model: nn.Module, *, input_hw: tuple[int, int] = (256, 25
         memory_mib=memory_mib,
         input_hw=(h, w),
         flops_by_operator=by_operator,
+        uncounted_ops=uncounted,
     )
 
 
@@ -93,7 +96,7 @@ def _count_output(sink: list[int]):
     return hook
 
 
-def _fvcore_flops(model: nn.Module, x: torch.Tensor) -> tuple[int, dict[str, int]]:
+def _fvcore_flops(model: nn.Module, x: torch.Tensor) -> tuple[int, dict[str, int], dict[str, int]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # fvcore's import uses the deprecated torch.jit.script
         from fvcore.nn import FlopCountAnalysis
@@ -109,6 +112,8 @@ def _fvcore_flops(model: nn.Module, x: torch.Tensor) -> tuple[int, dict[str, int
             warnings.simplefilter("ignore")  # jit tracer warnings about the trace itself, not about the model
             total = analysis.total()
             by_operator = dict(analysis.by_operator())
+            uncounted = dict(analysis.unsupported_ops())
     finally:
         jit_logger.setLevel(previous_level)
-    return int(total), {k: int(v) for k, v in sorted(by_operator.items())}
+    return (int(total), {k: int(v) for k, v in sorted(by_operator.items())},
+            {k: int(v) for k, v in sorted(uncounted.items())})

@@ -56,3 +56,18 @@ def test_cuda_peak_memory_is_recorded(cuda_device):
     assert result.flops_g == pytest.approx(19.674859520, abs=1e-9)
     assert result.memory_mib is not None and result.memory_mib > 0
     torch.cuda.empty_cache()
+
+
+def test_operators_fvcore_does_not_count_are_listed():
+    class GeluNet(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+
+        def forward(self, x):
+            return torch.nn.functional.gelu(self.conv(x)) + torch.cumsum(x, dim=1)
+
+    result = measure_complexity(GeluNet(), input_hw=(8, 8))
+    assert result.flops_by_operator == {"conv": 3 * 3 * 9 * 64}
+    assert {"aten::gelu", "aten::cumsum"} <= set(result.uncounted_ops)
+    assert result.to_dict()["uncounted_ops"]["aten::gelu"] == 1

@@ -1,0 +1,199 @@
+"""Challenge entries built by the organizers' own code: ``select_model(args, device)`` of an NTIRE ESR repository.
+
+Nothing in the repository is edited or copied. Its ``test_demo.py`` is read and only its top-level imports, its
+``select_model`` and its ``forward*`` helpers are executed, so utilities the harness does not call (image I/O with
+cv2, torchvision's make_grid) need not be installed; an import that fails is recorded, not fatal. While a team is
+built the repository is the working directory and the first ``sys.path`` entry (its ``model_zoo/`` paths are
+relative, its ``models`` and ``utils`` packages are its own), and ``torch.load`` is called with
+``weights_only=True`` and the run's ``map_location`` (checkpoints saved on a GPU load on a CPU). A team that cannot
+be built is a ``TeamUnbuildable`` with a one-line reason; the caller records it and goes on with the others.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import functools
+import hashlib
+import inspect
+import os
+import sys
+import types
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .fusion_audit import fusion_audit
+
+SCRIPT = "test_demo.py"
+FOREIGN_PACKAGES = ("models", "utils")  # the repositories' own top-level packages
+
+
+class TeamUnbuildable(Exception):
+    """A team the organizers' code cannot build here; str() is the one-line reason."""
+
+
+class NtireRepoError(Exception):
+    """DIR is not an NTIRE ESR repository (no test_demo.py with select_model); one line."""
+
+
+@dataclass
+class NtireRepo:
+    root: Path
+    script_sha256: str
+    namespace: dict  # select_model, forward helpers and the script's imported names
+    team_ids: tuple[int, ...]  # the ids select_model dispatches on, in script order
+    skipped_imports: list[str] = field(default_factory=list)
+
+
+class NtireTeamModel(nn.Module):
+    """A team's network with the script's own forward helper (``forward_team<NN>`` where the script has one, as its
+    ``run`` does); ``net`` is what the organizers measure FLOPs, params and activations on."""
+
+    def __init__(self, net: nn.Module, forward, *, name: str, data_range: float, tile, scale: int = 4):
+        super().__init__()
+        self.net, self._forward, self.tile = net, forward, tile
+        self.model_name, self.data_range, self.scale, self.min_input_size = name, float(data_range), scale, 1
+
+    @property
+    def complexity_module(self) -> nn.Module:
+        return self.net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._forward(x, self.net, self.tile)
+
+
+def _team_ids(tree: ast.Module) -> tuple[int, ...]:
+    ids = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == "select_model":
+            for test in ast.walk(node):
+                if (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "model_id"
+                        and isinstance(test.ops[0], ast.Eq) and isinstance(test.comparators[0], ast.Constant)):
+                    ids.append(test.comparators[0].value)
+    return tuple(dict.fromkeys(i for i in ids if isinstance(i, int)))
+
+
+@contextlib.contextmanager
+def _inside(root: Path, map_location, loaded: list | None = None):
+    """The repository as the script expects to run: its cwd, its packages first; restored afterwards. Files that
+    ``torch.load`` reads meanwhile are appended to ``loaded``."""
+    saved_modules = {k: v for k, v in sys.modules.items() if k.split(".")[0] in FOREIGN_PACKAGES}
+    for name in saved_modules:
+        del sys.modules[name]
+    saved_path = list(sys.path)
+    # an entry holding a regular models/ or utils/ package would win over the repository's namespace packages
+    sys.path[:] = [str(root), *(p for p in saved_path if not _holds_foreign_package(p))]
+    original_load = torch.load
+
+    @functools.wraps(original_load)
+    def safe_load(f, *args, **kwargs):
+        kwargs["weights_only"], kwargs["map_location"] = True, map_location
+        if loaded is not None and isinstance(f, (str, os.PathLike)):
+            loaded.append(Path(f).resolve())
+        return original_load(f, *args, **kwargs)
+
+    torch.load = safe_load
+    cwd = os.getcwd()
+    try:
+        os.chdir(root)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the foreign code's deprecation notices are not the user's to fix
+            yield
+    finally:
+        os.chdir(cwd)
+        torch.load = original_load
+        sys.path[:] = saved_path
+        for name in [k for k in sys.modules if k.split(".")[0] in FOREIGN_PACKAGES]:
+            sys.modules.pop(name)  # the team modules stay referenced by their models; the names go back
+        sys.modules.update(saved_modules)
+
+
+def team_ids(root: str | os.PathLike) -> tuple[int, ...]:
+    """The team ids ``root/test_demo.py``'s select_model dispatches on, read without running anything."""
+    return _team_ids(_parse(Path(root).expanduser().resolve() / SCRIPT)[1])
+
+
+def _parse(path: Path) -> tuple[str, ast.Module]:
+    if not path.is_file():
+        raise NtireRepoError(f"{path}: not found; --ntire-repo takes the folder of an NTIRE ESR repository "
+                             "(the one holding test_demo.py, models/ and model_zoo/)")
+    text = path.read_text(encoding="utf-8")
+    try:
+        return text, ast.parse(text, filename=str(path))
+    except SyntaxError as exc:
+        raise NtireRepoError(f"{path}: cannot be parsed ({exc.msg}, line {exc.lineno})") from None
+
+
+def _holds_foreign_package(entry: str) -> bool:
+    return any(os.path.isfile(os.path.join(entry or ".", name, "__init__.py")) for name in FOREIGN_PACKAGES)
+
+
+@functools.lru_cache(maxsize=8)
+def open_repo(root: str) -> NtireRepo:
+    """Read ``root/test_demo.py``: its imports, ``select_model`` and ``forward*`` helpers (nothing else runs)."""
+    path = Path(root).expanduser().resolve() / SCRIPT
+    _, tree = _parse(path)
+    wanted = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
+              or (isinstance(n, ast.FunctionDef) and (n.name == "select_model" or n.name.startswith("forward")))]
+    if not any(isinstance(n, ast.FunctionDef) and n.name == "select_model" for n in wanted):
+        raise NtireRepoError(f"{path}: has no select_model(args, device); is it an NTIRE ESR test_demo.py?")
+    namespace = {"__name__": "ntire_test_demo", "__file__": str(path)}
+    skipped = []
+    with _inside(path.parent, "cpu"):
+        for node in wanted:
+            code = compile(ast.Module(body=[node], type_ignores=[]), str(path), "exec")
+            try:
+                exec(code, namespace)  # noqa: S102  (the organizers' script, read from the folder the user named)
+            except ImportError as exc:  # a utility the harness does not use (cv2, torchvision): noted
+                skipped.append(f"line {node.lineno}: {exc}")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return NtireRepo(path.parent, digest, namespace, _team_ids(tree), skipped)
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:240]}"
+
+
+def build_team(root: str | os.PathLike, team: int, device: str = "cpu") -> tuple[NtireTeamModel, dict]:
+    """Team ``team``'s model as ``select_model`` builds it on ``device``, and what the record keeps about it."""
+    repo = open_repo(str(Path(root).expanduser().resolve()))
+    if team not in repo.team_ids:
+        raise TeamUnbuildable(f"select_model has no branch for team {team} (ids: "
+                              f"{', '.join(map(str, repo.team_ids))})")
+    args = types.SimpleNamespace(model_id=team)
+    weights: list[Path] = []
+    try:
+        with _inside(repo.root, device, weights), torch.no_grad():
+            net, name, data_range, tile = repo.namespace["select_model"](args, torch.device(device))
+            source = _source_of(net, repo.root)
+    except Exception as exc:  # noqa: BLE001  (foreign code: any failure is this team's reason, the run goes on)
+        raise TeamUnbuildable(_reason(exc)) from None
+    helper = f"forward_team{team:02}"
+    forward = repo.namespace.get(helper) or repo.namespace["forward"]
+    model = NtireTeamModel(net, forward, name=str(name), data_range=data_range, tile=tile)
+    info = {"ntire_repo": str(repo.root), "script_sha256": repo.script_sha256, "team": team, "class":
+            type(net).__name__, "source": source, "data_range": float(data_range),
+            "tile": tile, "forward": helper if helper in repo.namespace else "forward",
+            "skipped_imports": repo.skipped_imports,
+            "weights": [_shown(w, repo.root) for w in weights],
+            "weights_sha256": [hashlib.sha256(w.read_bytes()).hexdigest() for w in weights]}
+    info["fusion_audit"] = fusion_audit(net, data_range=float(data_range))
+    if source is not None:
+        info["source_sha256"] = hashlib.sha256(Path(repo.root, source).read_bytes()).hexdigest()
+    return model, info
+
+
+def _shown(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+
+
+def _source_of(net: nn.Module, root: Path) -> str | None:
+    try:
+        return _shown(Path(inspect.getsourcefile(type(net))).resolve(), root)
+    except (TypeError, OSError):
+        return None
