@@ -28,15 +28,13 @@ import numpy as np
 from sr_harness.protocols.imresize import bicubic_downscale
 from sr_harness.protocols.quality import modcrop
 
+from .config import EVAL_IMAGES, TRAIN_IMAGES  # noqa: F401  (part of this module's interface)
 from .headers import DataError  # noqa: F401  (part of this module's interface)
 from .headers import check_pixels as _check_pixels
 from .headers import header_size as _header_size
 from .headers import png_bit_depth as _png_bit_depth
 
 IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
-# skimage.data sample images; fixed and disjoint. ``cat`` is the same picture as ``chelsea`` and is never used.
-EVAL_IMAGES = ("astronaut", "coffee", "chelsea", "rocket")
-TRAIN_IMAGES = ("immunohistochemistry", "hubble_deep_field", "retina", "colorwheel", "stereo_motorcycle")
 NTIRE_PREFIXES = ("DIV2K_LSDIR", "LSDIR_DIV2K")  # folder names before and after the 2024-02-16 rename
 # 36 MP: a 2K/4K test image is 3-9 MP; metrics need ~40 bytes per pixel, so this bounds one image at ~1.5 GB.
 DEFAULT_MAX_PIXELS = 36_000_000

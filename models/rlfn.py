@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from .network import RLFNNet
 from .registry import ModelSpec, register
+
+if TYPE_CHECKING:  # the network (and torch) load on first build, so `list` starts without them
+    from .network import RLFNNet
 
 
 def _rlfn_factory(channels: int, mid: int, blocks: int, scale: int):
     def factory(*, channels: int = channels, mid_channels: int = mid, blocks: int = blocks,
                 inner_widths: Sequence[tuple[int, int]] | None = None) -> RLFNNet:
+        from .network import RLFNNet  # noqa: PLC0415
+
         widths = inner_widths if inner_widths is not None else [(mid_channels, mid_channels)] * blocks
         return RLFNNet(channels=channels, inner_widths=widths, scale=scale, key_style="rlfn")
     return factory

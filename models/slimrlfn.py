@@ -8,10 +8,13 @@ swaps every block 3x3 conv and both ESA 3x3 convs for ``RepConv3x3``; ``models.f
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from .network import RLFNNet
 from .registry import ModelSpec, register
-from .reparam import RepConv3x3
+
+if TYPE_CHECKING:  # the network (and torch) load on first build, so `list` starts without them
+    from .network import RLFNNet
+    from .reparam import RepConv3x3
 
 CHANNELS = 30
 BLOCKS = 6
@@ -31,12 +34,17 @@ def deploy_name(inner_widths) -> str:
 
 def slimrlfn_deploy(*, channels: int = CHANNELS, inner_widths: Sequence[tuple[int, int]] = FULL_WIDTHS,
                     scale: int = 4) -> RLFNNet:
+    from .network import RLFNNet  # noqa: PLC0415
+
     return RLFNNet(channels=channels, inner_widths=inner_widths, scale=scale, key_style="slimrlfn")
 
 
 def slimrlfn_unfused(*, channels: int = CHANNELS, inner_widths: Sequence[tuple[int, int]] = FULL_WIDTHS,
                      scale: int = 4, expand_ratio: int = EXPAND_RATIO, esa_channels: int = 16) -> RLFNNet:
     """Training form: c1_r, c2_r, c3_r of every block and ESA's conv2 (strided) and conv3 re-parameterized."""
+    from .network import RLFNNet  # noqa: PLC0415
+    from .reparam import RepConv3x3  # noqa: PLC0415
+
     def block_conv(i: int, o: int, stride: int, padding: int) -> RepConv3x3:
         return RepConv3x3(i, o, stride=stride, padding=padding, expand_channels=expand_ratio * channels)
 

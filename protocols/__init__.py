@@ -1,46 +1,26 @@
 """Measuring instruments of the NTIRE Efficient-SR protocol: quality, MATLAB bicubic, runtime, complexity, ranking.
 
-Plain functions and small dataclasses with explicit keyword arguments; nothing here imports ``harness``.
+Plain functions and small dataclasses with explicit keyword arguments; nothing here imports ``harness``. Each
+module loads on first use, so a caller that needs only the bicubic kernel does not pay for torch.
 """
 
-from .complexity import FLOPS_LABEL, Complexity, measure_complexity
-from .imresize import bicubic_downscale, bicubic_upscale, imresize
-from .quality import (
-    image_metrics,
-    mean_metrics,
-    modcrop,
-    psnr_rgb,
-    psnr_y,
-    rgb_to_y,
-    ssim_y,
-    to_uint8,
-)
-from .ranking import NTIRE2024_BASELINE, ScoreBaseline, ntire2024_score, passes_psnr_gate, set_averages
-from .runtime import RuntimeResult, bootstrap_ci, measure_interleaved, measure_runtime, ratio_ci
+import importlib
 
-__all__ = [
-    "FLOPS_LABEL",
-    "NTIRE2024_BASELINE",
-    "Complexity",
-    "RuntimeResult",
-    "ScoreBaseline",
-    "bootstrap_ci",
-    "measure_complexity",
-    "measure_interleaved",
-    "measure_runtime",
-    "ntire2024_score",
-    "passes_psnr_gate",
-    "ratio_ci",
-    "set_averages",
-    "bicubic_downscale",
-    "bicubic_upscale",
-    "image_metrics",
-    "imresize",
-    "mean_metrics",
-    "modcrop",
-    "psnr_rgb",
-    "psnr_y",
-    "rgb_to_y",
-    "ssim_y",
-    "to_uint8",
-]
+_LAZY = {
+    "complexity": ("FLOPS_LABEL", "Complexity", "measure_complexity"),
+    "imresize": ("bicubic_downscale", "bicubic_upscale", "imresize"),
+    "quality": ("image_metrics", "mean_metrics", "modcrop", "psnr_rgb", "psnr_y", "rgb_to_y", "ssim_y", "to_uint8"),
+    "ranking": ("NTIRE2024_BASELINE", "ScoreBaseline", "ntire2024_score", "passes_psnr_gate", "set_averages"),
+    "runtime": ("RuntimeResult", "bootstrap_ci", "measure_interleaved", "measure_runtime", "ratio_ci"),
+}
+_HOME = {name: module for module, names in _LAZY.items() for name in names}
+
+__all__ = sorted(_HOME)  # noqa: PLE0605
+
+
+def __getattr__(name: str):
+    if name in _HOME:
+        value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
