@@ -83,8 +83,7 @@ def _version() -> str:
 def cmd_list(args) -> int:
     from sr_harness.models import get_spec, list_models  # noqa: PLC0415
 
-    from .config import load_suites  # noqa: PLC0415
-    from .data import EVAL_IMAGES  # noqa: PLC0415
+    from .config import EVAL_IMAGES, load_suites  # noqa: PLC0415
 
     print("models:")
     for name in list_models(args.pattern):
@@ -122,7 +121,8 @@ def cmd_eval(args) -> int:
                        rounds=args.rounds, warmup=args.warmup, timing_size=args.timing_size, threads=args.threads,
                        names=args.name.split(",") if getattr(args, "name", None) is not None else None,
                        extra_metrics=args.metric, max_pixels=args.max_pixels,
-                       external=getattr(args, "external", None))
+                       external=getattr(args, "external", None), ntire_repo=args.ntire_repo,
+                       teams=_csv(args.team) if args.team else None)
     baseline = _optional_baseline(args.baseline)
     if args.ntire_runs > 1:
         if cfg.protocol.runtime_mode != "ntire":
@@ -185,12 +185,19 @@ def cmd_report(args) -> int:
     from .records import load_record  # noqa: PLC0415
     from .report import report_destination, write_report  # noqa: PLC0415
 
-    dest = report_destination(args.output, flag="-o")
+    fmt = args.format or {".csv": "csv", ".md": "md"}.get(Path(args.output).suffix.lower(), "html")
+    dest = report_destination(args.output, flag="-o") if fmt == "html" else \
+        Destination(Path(args.output), "table", flag="-o", replace=True).check()
     runs = [*args.runs, *[p for p in args.optional if Path(p).exists()]]
     inputs = [Destination(Path(p), "record", flag="a run record") for p in runs]
     distinct(dest, *inputs)
     records = [load_record(p) for p in runs]
-    write_report(records, dest, baseline=_optional_baseline(args.baseline))
+    if fmt == "html":
+        write_report(records, dest, baseline=_optional_baseline(args.baseline))
+    else:
+        from .tables import to_csv, to_markdown  # noqa: PLC0415
+
+        dest.write_text(to_csv(records) if fmt == "csv" else to_markdown(records))
     print(f"wrote {dest.path}")
     return 0
 
@@ -260,6 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after --model: its upscaling factor (default 4)")
     p.add_argument("--model-args", dest="args", action=_ExternalOption, metavar="JSON",
                    help="after --model: constructor keyword arguments, e.g. '{\"feature_channels\": 52}'")
+    p.add_argument("--ntire-repo", metavar="DIR", help="an NTIRE ESR challenge repository (test_demo.py, models/, "
+                   "model_zoo/): its teams are built by the organizers' own select_model, nothing in DIR is changed")
+    p.add_argument("--team", metavar="N[,M...]", help="with --ntire-repo: team ids (as select_model numbers them), "
+                   "or 'all'")
     p.add_argument("--data", action="append", help="dataset folder, or 'embedded' (repeatable)")
     p.add_argument("--weights-dir", default=None, help="folder with official <model>.pth files (or SR_WEIGHTS_DIR)")
     p.add_argument("--device", choices=("cpu", "cuda"), default=None)
@@ -293,9 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="list every check, not only what moved")
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("report", help="render records as one self-contained HTML file")
+    p = sub.add_parser("report", help="render records as one self-contained HTML file (or the table as CSV/Markdown)")
     p.add_argument("runs", nargs="+")
-    p.add_argument("-o", "--output", required=True, help="HTML file (an earlier report is replaced, nothing else)")
+    p.add_argument("-o", "--output", required=True, help="output file (an earlier report or table is replaced, "
+                   "nothing else)")
+    p.add_argument("--format", choices=("html", "csv", "md"), default=None, help="html (default; the whole report), "
+                   "or the main table as csv or md (Markdown); by default taken from the -o suffix")
     p.add_argument("--optional", action="append", default=[], metavar="RECORD",
                    help="also render this record when it exists (repeatable)")
     p.add_argument("--baseline", default=None, help="baseline record for the diff section")

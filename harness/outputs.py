@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 from . import HarnessError
 
-KINDS = ("record", "report", "checkpoint", "json", "state")
+KINDS = ("record", "report", "table", "checkpoint", "json", "state")
 _SNIFF_BYTES = 4096
 
 
@@ -46,6 +46,8 @@ def sniff(path: Path) -> str:
     lowered = text[:64].lower()
     if lowered.startswith((b"<!doctype html", b"<html")):
         return "report"
+    if head.startswith((b"dataset,model,architecture,", b"| dataset | model | architecture |")):
+        return "table"  # `report --format csv|md`
     return "other"
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import jinja2
 from markupsafe import Markup
-
 from sr_harness.protocols.complexity import FLOPS_LABEL
 
 from . import metrics
@@ -74,6 +73,9 @@ def _dataset_view(record: dict, dataset: dict) -> dict:
             [{"label": r["model"], "x": r["complexity"]["flops_g"], "y": r["metrics"][headline]} for r in timed],
             xlabel="FLOPs (G), fvcore, multiply-add counted once, 256x256 LR", ylabel=ylabel,
             title=f"{dataset['name']}: quality vs FLOPs")))
+        plots.append(Markup(pareto_svg(
+            [{"label": r["model"], "x": r["complexity"]["params"] / 1e6, "y": r["metrics"][headline]} for r in timed],
+            xlabel="parameters (M)", ylabel=ylabel, title=f"{dataset['name']}: quality vs parameters")))
     return {"info": dataset, "rows": rows, "plots": plots, "quality": quality}
 
 
@@ -121,10 +123,25 @@ def build_context(records: list[dict], *, baseline: dict | None = None) -> dict:
             "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
 
 
+def provenance(checkpoint: dict) -> str:
+    """What identifies a row's weights in one short line: a checkpoint's sha256, an --model source file, or an
+    NTIRE team's script and weights."""
+    if "team" in checkpoint:
+        weights = ", ".join(f"{w} ({h[:12]}…)" for w, h in zip(checkpoint.get("weights") or [],
+                                                               checkpoint.get("weights_sha256") or []))
+        return f"{checkpoint.get('source') or checkpoint.get('class')}; weights {weights or 'none loaded'}"
+    if "source" in checkpoint:
+        weights = checkpoint.get("weights_sha256")
+        return (f"{Path(checkpoint['source']).name}:{checkpoint.get('class')} (source sha256 "
+                f"{checkpoint['source_sha256'][:12]}…); weights " + (f"sha256 {weights[:12]}…" if weights else "none"))
+    return f"sha256 {checkpoint['sha256'][:12]}…"
+
+
 def render(records: list[dict], *, baseline: dict | None = None) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["fmt"] = fmt
+    env.filters["provenance"] = provenance
     return env.get_template("report.html.j2").render(**build_context(records, baseline=baseline))
 
 

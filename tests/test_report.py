@@ -49,9 +49,9 @@ def test_report_has_sections_and_escapes_untrusted_text(tmp_path):
     assert "&lt;script&gt;" in html
     for section in ("Dataset Set5", "Measured vs published", "Diff vs baseline", "Environment", "Not in this run",
                     "FLOPs, fvcore, multiply-add counted once", "NTIRE 2024 score rel. RLFN_ntire", "<details>",
-                    "quality vs runtime", "quality vs FLOPs", "CPU</strong> timings", "Regression"):
+                    "quality vs runtime", "quality vs FLOPs", "quality vs parameters", "CPU</strong> timings", "Regression"):
         assert section in html, section
-    assert html.count("<svg") == 2  # plots inline; nothing fetched from elsewhere
+    assert html.count("<svg") == 3  # plots inline (runtime, FLOPs, params); nothing fetched from elsewhere
     assert "<link" not in html and 'src="' not in html and 'href="http' not in html
     # the official checkpoint is compared with the cited value; the unknown one gets "no data"
     assert "reproduced" in html and "checkpoint is not an official release" in html

@@ -52,7 +52,7 @@ def test_pruning_section_renders_table_and_plot():
     assert html.count("Pruning curve — ") == 1
     assert "Pruning curve — mine&lt;script&gt;" in html  # the row's model label, escaped
     assert html.count('<tr class="pruning-step">') == 3
-    assert html.count("<svg") == 3  # two Pareto plots + the pruning curve
+    assert html.count("<svg") == 4  # three Pareto plots + the pruning curve
     assert "Pruning: validation PSNR-Y vs params per step" in html
     assert "(28, 28)×5 · (30, 30)" in html and "197,134" in html and "38.2300" in html
     assert html.count('class="ok">kept</td>') == 2 and "stopped (below floor)" in html and "(it stopped there)" in html
@@ -65,7 +65,7 @@ def test_rows_without_a_curve_render_no_section():
     assert "Pruning curve" not in render([rec])  # rows with no "training" key: records from before the field
     rec["results"][2]["training"] = training_summary_of({**train_record(), "stages": {"s": {"steps": 1}}})
     html = render([rec])
-    assert "Pruning curve" not in html and html.count("<svg") == 2
+    assert "Pruning curve" not in html and html.count("<svg") == 3  # the three Pareto plots only
 
 
 def test_section_is_shown_once_per_model_across_datasets():
