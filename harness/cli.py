@@ -122,7 +122,8 @@ def cmd_eval(args) -> int:
                        names=args.name.split(",") if getattr(args, "name", None) is not None else None,
                        extra_metrics=args.metric, max_pixels=args.max_pixels,
                        external=getattr(args, "external", None), ntire_repo=args.ntire_repo,
-                       teams=_csv(args.team) if args.team else None)
+                       teams=_csv(args.team) if args.team else None,
+                       **({"suites_file": args.suite_file} if args.suite_file else {}))
     baseline = _optional_baseline(args.baseline)
     if args.ntire_runs > 1:
         if cfg.protocol.runtime_mode != "ntire":
@@ -251,7 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("eval", help="models x datasets x protocols -> one record file", epilog=EXIT_CODES_HELP)
-    p.add_argument("--suite", help="suite from harness/suites.toml (default, official, ntire2024)")
+    p.add_argument("--suite", help="suite from harness/suites.toml (default, official, ntire2024), or of --suite-file")
+    p.add_argument("--suite-file", metavar="TOML", help="your own suites file, in the format of harness/suites.toml; "
+                   "model tables may also name a class (source = 'net.py:Net', weights, data_range, ...) or an NTIRE "
+                   "team (ntire_repo, team); a file with one suite needs no --suite")
     p.add_argument("--models", help="comma-separated registry names, 'bicubic', or paths to checkpoint files")
     p.add_argument("--name", dest="label", action=_ExternalOption, help="after --model: its row label; else "
                    "comma-separated row labels for --models, in order (an empty item keeps the default)")

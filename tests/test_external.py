@@ -206,3 +206,33 @@ def test_the_run_takes_the_models_scale_and_refuses_a_mix(tiny):
                                                   {"source": f"{tiny}:Tiny", "label": "b"}])
     with pytest.raises(ConfigError, match="--scale 2 but suite 'default' is x4"):
         build_config("default", external=[{"source": f"{tiny}:Tiny", "scale": 2}])
+
+
+def test_a_suite_file_names_foreign_classes_and_checks_its_keys(tiny, tmp_path):
+    suite = tmp_path / "mine.toml"
+    suite.write_text(textwrap.dedent('''
+        [mine]
+        description = "my nets"
+        data = ["embedded"]
+        bicubic = true
+        protocol = { rounds = 1, warmup = 0 }
+
+        [[mine.models]]
+        source = "tiny_net.py:Tiny"
+        args = { width = 3 }
+        label = "nearest"
+    '''))
+    cfg = build_config(suites_file=suite)
+    assert cfg.suite == "mine" and [m.key for m in cfg.models] == ["bicubic", "nearest"]
+    assert cfg.models[1].external["source"] == f"{tmp_path / 'tiny_net.py'}:Tiny"  # relative to the suite file
+    suite.write_text(suite.read_text().replace("label =", "lable ="))
+    with pytest.raises(ConfigError, match="unknown key.*'lable'"):
+        build_config(suites_file=suite)
+
+
+def test_cli_suite_file(tiny, tmp_path, capsys):
+    suite = tmp_path / "s.toml"
+    suite.write_text('[s]\ndata = ["embedded"]\nprotocol = { rounds = 1, warmup = 0 }\n'
+                     '[[s.models]]\nsource = "tiny_net.py:Tiny"\n')
+    assert main(["eval", "--suite-file", str(suite), "--out", str(tmp_path / "r.json")]) == 0, capsys.readouterr().err
+    assert [r["model"] for r in json.loads((tmp_path / "r.json").read_text())["results"]] == ["Tiny"]

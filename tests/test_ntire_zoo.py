@@ -145,3 +145,14 @@ def test_team_options_are_checked_before_any_work(repo, tmp_path):
         build_config(ntire_repo=str(repo), teams=["2"], data=["embedded"])
     with pytest.raises(ConfigError, match="test_demo.py: not found"):
         build_config(ntire_repo=str(tmp_path), teams=["0"], data=["embedded"])
+
+
+def test_a_suite_file_can_name_teams(repo, tmp_path):
+    suite = tmp_path / "zoo.toml"
+    suite.write_text(f'[zoo]\ndata = ["embedded"]\n[[zoo.models]]\nntire_repo = "{repo}"\nteam = 21\n'
+                     '[[zoo.models]]\nntire_repo = "' + str(repo) + '"\nteam = 0\nlabel = "baseline"\n')
+    cfg = build_config(suites_file=suite)
+    assert [(m.key, m.external["team"]) for m in cfg.models] == [("team21", 21), ("baseline", 0)]
+    suite.write_text(suite.read_text().replace("team = 0", "team = 0\nweights = 'x.pth'"))
+    with pytest.raises(ConfigError, match="unknown key.*'weights'"):
+        build_config(suites_file=suite)
