@@ -90,6 +90,19 @@ def load_suites(path: str | os.PathLike = SUITES_FILE) -> dict[str, Suite]:
     return parse_suites(data, str(path))
 
 
+SHIPPED_DIR = Path("results") / "checkpoints"  # in the repository; in an installed wheel: sr_harness/checkpoints
+
+
+def shipped_file(relative: Path) -> Path:
+    """A suite's project path: under the repository, or (installed from a wheel, no repository around it) the copy
+    of results/checkpoints that travels in the package."""
+    in_repo = PROJECT_ROOT / relative
+    if in_repo.exists() or not relative.is_relative_to(SHIPPED_DIR):
+        return in_repo
+    packaged = Path(__file__).with_name("checkpoints") / relative.relative_to(SHIPPED_DIR)
+    return packaged if packaged.exists() else in_repo
+
+
 def resolve_weights_dir(weights_dir: str | os.PathLike | None) -> Path:
     chosen = weights_dir or os.environ.get(WEIGHTS_ENV)
     if not chosen:
@@ -154,7 +167,7 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
             entry = dataclasses.replace(entry, checkpoint=str(path), variant=entry.variant or "official weights")
         else:
             path = Path(entry.checkpoint)
-            path = path if path.is_absolute() else PROJECT_ROOT / path
+            path = path if path.is_absolute() else shipped_file(path)
             entry = dataclasses.replace(entry, checkpoint=str(path))
         if not path.is_file() and not entry.optional:
             raise ConfigError(missing_weights_message(path, entry.name))
