@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import json
 import sys
 from dataclasses import dataclass, field
@@ -35,11 +36,33 @@ class ExternalSpec:
     args: dict = field(default_factory=dict)  # constructor keyword arguments
     state_key: str | None = None
 
-    def split(self) -> tuple[Path, str]:
-        path, sep, cls = self.source.rpartition(":")
-        if not sep or not path.endswith(".py") or not cls.isidentifier():
-            raise CheckpointError(f"{self.source}: --model must be FILE.py:ClassName (e.g. my_net.py:MyNet)")
-        return Path(path).expanduser().resolve(), cls
+    def split(self) -> tuple[Path | str, str]:
+        """(source file, class) for FILE.py:Class; (module, class) for package.module:Class and entry:NAME."""
+        source = self.source
+        if source.startswith(ENTRY_PREFIX):
+            source = _entry_point(source.removeprefix(ENTRY_PREFIX))
+        path, sep, cls = source.rpartition(":")
+        if sep and cls.isidentifier() and path.endswith(".py"):
+            return Path(path).expanduser().resolve(), cls
+        if sep and cls.isidentifier() and all(part.isidentifier() for part in path.split(".")):
+            return path, cls
+        raise CheckpointError(f"{self.source}: --model must be FILE.py:ClassName (e.g. my_net.py:MyNet), "
+                              f"package.module:ClassName, or {ENTRY_PREFIX}NAME (an installed entry point)")
+
+
+ENTRY_PREFIX = "entry:"
+ENTRY_GROUP = "sr_harness.models"  # [project.entry-points."sr_harness.models"] name = "package.module:Class"
+
+
+def _entry_point(name: str) -> str:
+    from importlib.metadata import entry_points  # noqa: PLC0415
+
+    found = {ep.name: ep.value for ep in entry_points(group=ENTRY_GROUP)}
+    if name not in found:
+        known = ", ".join(sorted(found)) or "none installed"
+        raise CheckpointError(f"{ENTRY_PREFIX}{name}: no entry point {name!r} in group {ENTRY_GROUP!r} "
+                              f"(installed: {known})")
+    return found[name]
 
 
 class ExternalModel(nn.Module):
@@ -78,12 +101,12 @@ def _import_file(path: Path):
 def load_external(spec: ExternalSpec) -> tuple[ExternalModel, dict]:
     """Build and load ``spec``'s network; returns the model and what the record keeps about it."""
     path, cls_name = spec.split()
-    if not path.is_file():
+    if isinstance(path, Path) and not path.is_file():
         raise CheckpointError(f"{path}: no such source file (--model FILE.py:Class)")
     if spec.data_range not in DATA_RANGES:
         raise CheckpointError(f"{spec.source}: --data-range must be 1 or 255, got {spec.data_range:g}")
     try:
-        module = _import_file(path)
+        module = _import_file(path) if isinstance(path, Path) else importlib.import_module(path)
     except ImportError as exc:
         raise CheckpointError(f"{path}: cannot import it: {exc} (install the package it needs)") from None
     except Exception as exc:  # noqa: BLE001  (foreign code: any error while importing it is the user's file)
@@ -96,7 +119,9 @@ def load_external(spec: ExternalSpec) -> tuple[ExternalModel, dict]:
     except Exception as exc:  # noqa: BLE001
         raise CheckpointError(f"{spec.source}: {cls_name}(**{json.dumps(spec.args)}) raised "
                               f"{type(exc).__name__}: {exc}; check --model-args") from None
-    info = {"source": str(path), "source_sha256": sha256_file(path), "class": cls_name, "args": spec.args,
+    file = path if isinstance(path, Path) else Path(inspect.getsourcefile(cls))
+    info = {"source": str(file), "source_sha256": sha256_file(file), "class": cls_name, "args": spec.args,
+            "module": None if isinstance(path, Path) else path,
             "data_range": spec.data_range, "scale": spec.scale, "state_key": spec.state_key, "weights": None,
             "weights_sha256": None}
     if spec.weights is not None:

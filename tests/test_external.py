@@ -236,3 +236,21 @@ def test_cli_suite_file(tiny, tmp_path, capsys):
                      '[[s.models]]\nsource = "tiny_net.py:Tiny"\n')
     assert main(["eval", "--suite-file", str(suite), "--out", str(tmp_path / "r.json")]) == 0, capsys.readouterr().err
     assert [r["model"] for r in json.loads((tmp_path / "r.json").read_text())["results"]] == ["Tiny"]
+
+
+def test_an_installed_package_registers_models_by_entry_point(tmp_path, monkeypatch):
+    package = tmp_path / "acme_sr"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "nets.py").write_text(textwrap.dedent(TINY_PY))
+    dist = tmp_path / "acme_sr-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-sr\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[sr_harness.models]\nacme_tiny = acme_sr.nets:Tiny\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    model, info = load_external(ExternalSpec(source="entry:acme_tiny", args={"width": 2}))
+    assert info["module"] == "acme_sr.nets" and info["class"] == "Tiny"
+    assert info["source"] == str(package / "nets.py") and model.net.conv.out_channels == 2
+    assert load_external(ExternalSpec(source="acme_sr.nets:Tiny"))[1]["module"] == "acme_sr.nets"
+    with pytest.raises(CheckpointError, match="no entry point 'nope'.*installed: .*acme_tiny"):
+        load_external(ExternalSpec(source="entry:nope"))
