@@ -57,3 +57,13 @@ def test_report_has_sections_and_escapes_untrusted_text(tmp_path):
     assert "reproduced" in html and "checkpoint is not an official release" in html
     path = write_report([run], tmp_path / "r.html")
     assert path.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_report_shows_the_ntire_average_runtime():
+    run = record()
+    run["ntire_average"] = {f"mine{EVIL}": {"mean_ms": 12.5, "datasets": ["valid", "test"],
+                                           "per_dataset_mean_ms": [10.0, 15.0], "rule": "mean over datasets"}}
+    run["ntire_runs"] = {"n": 5, "run_ids": ["a"]}
+    html = render([run])
+    assert "NTIRE average runtime" in html and "<strong>12.50</strong>" in html
+    assert "mean of 5 fresh runs" in html and EVIL not in html
