@@ -71,6 +71,13 @@ class RLFNNet(nn.Module):
         self.conv_2 = conv(channels, channels, 3)
         self.upsampler = rlfn_upsampler(channels, scale) if key_style == "rlfn" else SlimUpsampler(channels, scale)
 
+    def build_overrides(self) -> dict:
+        """The shapes that rebuild this network through the registry (widths, and the re-param expand ratio)."""
+        overrides = {"channels": int(self.channels), "inner_widths": [[int(a), int(b)] for a, b in self.inner_widths]}
+        if hasattr(self, "expand_ratio"):
+            overrides["expand_ratio"] = int(self.expand_ratio)
+        return overrides
+
     def blocks(self) -> list[RLFB]:
         if self.key_style == "rlfn":
             return [getattr(self, f"block_{i}") for i in range(1, len(self.inner_widths) + 1)]

@@ -25,6 +25,10 @@ class ModelSpec:
     factory: Callable[..., nn.Module] = field(repr=False)
     official: bool = False  # an official checkpoint <name>.pth exists
     data_range: float = 255.0
+    # The family's own rules, so transforms name no family: the deploy registry name for given inner widths
+    # (None: the deploy form keeps its name), and the registry name of the re-parameterizable training form.
+    deploy_name: Callable[[list], str] | None = field(default=None, repr=False)
+    training_form: str | None = None
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -58,11 +62,10 @@ def list_models(pattern: str | None = None) -> list[str]:
 
 
 def build_overrides(model: nn.Module) -> dict:
-    """Overrides that rebuild ``model``'s shapes: ``build_model(model.model_name, **build_overrides(model))``."""
-    overrides = {"channels": int(model.channels), "inner_widths": [[int(a), int(b)] for a, b in model.inner_widths]}
-    if hasattr(model, "expand_ratio"):
-        overrides["expand_ratio"] = int(model.expand_ratio)
-    return overrides
+    """Overrides that rebuild ``model``'s shapes: ``build_model(model.model_name, **build_overrides(model))``; the
+    network says which (``model.build_overrides()``), a network without the method has none."""
+    method = getattr(model, "build_overrides", None)
+    return dict(method()) if callable(method) else {}
 
 
 def build_model(name: str, **overrides) -> nn.Module:

@@ -71,11 +71,11 @@ def _unfused_factory(*, channels: int = CHANNELS, inner_widths: Sequence[tuple[i
 
 register(ModelSpec(name="slimrlfn_x4", family="slimrlfn", scale=4, form="deploy", official=True,
                    description="SlimRLFN deploy (fused) model, NTIRE 2024 team 21 (C30, 6 blocks, light ESA)",
-                   factory=_factory(FULL_WIDTHS)))
+                   factory=_factory(FULL_WIDTHS), deploy_name=deploy_name, training_form="slimrlfn_unfused_x4"))
 register(ModelSpec(name="slimrlfn_prune_x4", family="slimrlfn", scale=4, form="deploy", official=True,
                    description="SlimRLFN pruned deploy model (inner widths 28 in blocks 0-4, 30 in block 5)",
-                   factory=_factory(PRUNED_WIDTHS)))
+                   factory=_factory(PRUNED_WIDTHS), deploy_name=deploy_name, training_form="slimrlfn_unfused_x4"))
 register(ModelSpec(name="slimrlfn_unfused_x4", family="slimrlfn", scale=4, form="unfused",
                    description="SlimRLFN training form: re-parameterizable 3x3 convs (3x3 + 1x1 + 1x1->3x3 expand "
                                "+ scaled identity) in every block and in ESA; fuses into slimrlfn_x4",
-                   factory=_unfused_factory))
+                   factory=_unfused_factory, deploy_name=deploy_name))

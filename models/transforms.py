@@ -14,14 +14,17 @@ from torch import nn
 
 from .registry import build_model, build_overrides, get_spec
 from .reparam import RepConv3x3
-from .slimrlfn import deploy_name
 
 
-def _deploy_name(model: nn.Module) -> str:
-    """Registry name of the deploy form with ``model``'s widths."""
-    if get_spec(model.model_name).form == "deploy":
-        return model.model_name
-    return deploy_name(model.inner_widths)
+def _deploy_name(model: nn.Module, inner_widths=None) -> str:
+    """Registry name of the deploy form with ``inner_widths`` (default: ``model``'s), by the family's own rule."""
+    spec = get_spec(model.model_name)
+    widths = model.inner_widths if inner_widths is None else inner_widths
+    if spec.deploy_name is None:
+        if spec.form != "deploy":
+            raise ValueError(f"{spec.name}: its family registers no deploy form for its training form")
+        return spec.name
+    return spec.deploy_name(widths)
 
 
 def _placement(model: nn.Module) -> dict:
@@ -67,11 +70,12 @@ def unfused_from_deploy(deploy: nn.Module) -> nn.Module:
 
     Its output equals ``deploy``'s, so fine-tuning starts exactly at the deploy (e.g. official) model.
     """
-    if get_spec(deploy.model_name).family != "slimrlfn":
-        raise ValueError(f"{deploy.model_name} has no re-parameterizable training form (SlimRLFN only)")
     if is_unfused(deploy):
         return copy.deepcopy(deploy)
-    unfused = build_model("slimrlfn_unfused_x4", channels=deploy.channels, inner_widths=deploy.inner_widths)
+    training_form = get_spec(deploy.model_name).training_form
+    if training_form is None:
+        raise ValueError(f"{deploy.model_name} has no re-parameterizable training form (its family registers none)")
+    unfused = build_model(training_form, channels=deploy.channels, inner_widths=deploy.inner_widths)
     unfused.to(**_placement(deploy))
     rep = _rep_modules(unfused)
     src = deploy.state_dict()
@@ -116,9 +120,7 @@ def prune(model: nn.Module, inner_widths: Sequence[tuple[int, int]]) -> nn.Modul
     blocks = model.blocks()
     if len(widths) != len(blocks):
         raise ValueError(f"{model.model_name} has {len(blocks)} blocks but {len(widths)} inner widths were given")
-    name = model.model_name
-    if get_spec(name).form == "deploy" and get_spec(name).family == "slimrlfn":
-        name = deploy_name(widths)
+    name = _deploy_name(model, widths) if get_spec(model.model_name).form == "deploy" else model.model_name
     pruned = build_model(name, **{**build_overrides(model), "inner_widths": widths}).to(**_placement(model))
     # Everything outside c1_r/c2_r/c3_r keeps its shape and is copied as is.
     state = model.state_dict()

@@ -224,3 +224,34 @@ def test_prune_works_on_rlfn():
     assert pruned.model_name == "rlfn_ntire_x4" and pruned.block_1.c2_r.weight.shape == (44, 40, 3, 3)
     with torch.no_grad():
         assert pruned(torch.rand(1, 3, 15, 15)).shape == (1, 3, 60, 60)
+
+
+def test_a_new_family_brings_its_own_rules_and_transforms_name_none(monkeypatch):
+    """fuse / unfused_from_deploy / prune follow the ModelSpec's deploy_name and training_form, not family names."""
+    from sr_harness.models import registry
+    from sr_harness.models.slimrlfn import slimrlfn_deploy, slimrlfn_unfused
+
+    def deploy_factory(*, channels=8, inner_widths=None):
+        return slimrlfn_deploy(channels=channels, inner_widths=inner_widths or [(8, 8)])
+
+    def unfused_factory(*, channels=8, inner_widths=None, expand_ratio=2):
+        return slimrlfn_unfused(channels=channels, inner_widths=inner_widths or [(8, 8)], expand_ratio=expand_ratio)
+
+    def toy_name(widths):
+        return "toy_x4" if [tuple(w) for w in widths] == [(8, 8)] else "toy_slim_x4"
+
+    for spec in (registry.ModelSpec("toy_x4", "toy", 4, "deploy", "toy", deploy_factory, deploy_name=toy_name,
+                                    training_form="toy_unfused_x4"),
+                 registry.ModelSpec("toy_slim_x4", "toy", 4, "deploy", "toy", deploy_factory, deploy_name=toy_name),
+                 registry.ModelSpec("toy_unfused_x4", "toy", 4, "unfused", "toy", unfused_factory,
+                                    deploy_name=toy_name)):
+        monkeypatch.setitem(registry._REGISTRY, spec.name, spec)
+    unfused = build_model("toy_unfused_x4").eval()
+    deploy = fuse(unfused).eval()
+    x = torch.rand(1, 3, 20, 20)
+    assert deploy.model_name == "toy_x4"
+    assert torch.allclose(deploy(x), unfused(x), atol=1e-4)
+    assert unfused_from_deploy(deploy).model_name == "toy_unfused_x4"
+    assert prune(deploy, [(6, 6)]).model_name == "toy_slim_x4"
+    with pytest.raises(ValueError, match="registers none"):
+        unfused_from_deploy(build_model("rlfn_ntire_x4"))
