@@ -285,7 +285,8 @@ def _run(cfg: RunConfig, datasets: list | None) -> dict:
     counted = nets if in_run is not None else [*nets, LoadedModel(REFERENCE_KEY, "", "", reference, None)]
     for m in bar(counted, total=len(counted), desc="complexity (fvcore)"):
         with phase(f"complexity {m.key if m.key != REFERENCE_KEY else 'speed reference'}"):
-            complexity[m.key] = measure_complexity(getattr(m.module, "complexity_module", m.module), input_hw=cfg.protocol.complexity_hw,
+            measured = getattr(m.module, "complexity_module", m.module)  # an NTIRE team: the net they measure
+            complexity[m.key] = measure_complexity(measured, input_hw=cfg.protocol.complexity_hw,
                                                    device=device).to_dict()
     ref_complexity = complexity.pop(REFERENCE_KEY, None) or complexity[in_run.key]
     clock["complexity"] += time.perf_counter() - t0

@@ -34,14 +34,20 @@ def _no_required_args(method) -> bool:
     return all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
 
 
+def _to_fold(net: nn.Module) -> list[tuple[nn.Module, str]]:
+    """(module, fold method) for every module still to fold, innermost first (a parent's fold may rely on its
+    children's folded weights); modules built folded (``deploy = True``, the RepVGG convention) are left out."""
+    found = [(m, _fold_method(m)) for m in net.modules()]
+    return [(m, name) for m, name in reversed(found) if name and getattr(m, "deploy", False) is not True]
+
+
 def fusion_audit(net: nn.Module, *, data_range: float = 1.0, size: int = 48, seed: int = 0) -> dict | None:
     """None when no module of ``net`` has a fold method; else what folding changed (see the module docstring)."""
-    found = [(m, _fold_method(m)) for m in net.modules()]
-    found = [(m, name) for m, name in found if name]
+    found = [name for name in map(_fold_method, net.modules()) if name]
     if not found:
         return None
-    names = sorted({name for _, name in found})
-    if all(getattr(m, "deploy", False) is True for m, _ in found):  # the RepVGG convention: built folded already
+    names = sorted(set(found))
+    if not _to_fold(net):
         return {"methods": names, "modules": len(found), "already_folded": True}
     device = next((p.device for p in net.parameters()), torch.device("cpu"))
     generator = torch.Generator().manual_seed(seed)
@@ -50,10 +56,8 @@ def fusion_audit(net: nn.Module, *, data_range: float = 1.0, size: int = 48, see
     try:
         with torch.no_grad():
             reference = net.eval()(x)
-            # innermost first: a parent's fold may rely on its children's folded weights
-            for module in reversed([m for m in folded.modules() if _fold_method(m)
-                                    and getattr(m, "deploy", False) is not True]):
-                getattr(module, _fold_method(module))()
+            for module, method in _to_fold(folded):
+                getattr(module, method)()
             out = folded(x)
     except Exception as exc:  # noqa: BLE001  (foreign code: a fold that fails is the audit's finding)
         return {"methods": names, "modules": len(found), "error": f"{type(exc).__name__}: {exc}"[:240]}

@@ -14,7 +14,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import functools
-import hashlib
 import inspect
 import os
 import sys
@@ -26,6 +25,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .checkpoints import sha256_file
+from .external import ExternalModel
 from .fusion_audit import fusion_audit
 
 SCRIPT = "test_demo.py"
@@ -49,14 +50,13 @@ class NtireRepo:
     skipped_imports: list[str] = field(default_factory=list)
 
 
-class NtireTeamModel(nn.Module):
+class NtireTeamModel(ExternalModel):
     """A team's network with the script's own forward helper (``forward_team<NN>`` where the script has one, as its
     ``run`` does); ``net`` is what the organizers measure FLOPs, params and activations on."""
 
     def __init__(self, net: nn.Module, forward, *, name: str, data_range: float, tile, scale: int = 4):
-        super().__init__()
-        self.net, self._forward, self.tile = net, forward, tile
-        self.model_name, self.data_range, self.scale, self.min_input_size = name, float(data_range), scale, 1
+        super().__init__(net, data_range=data_range, scale=scale, name=name)
+        self._forward, self.tile = forward, tile
 
     @property
     def complexity_module(self) -> nn.Module:
@@ -114,16 +114,16 @@ def _inside(root: Path, map_location, loaded: list | None = None):
 
 def team_ids(root: str | os.PathLike) -> tuple[int, ...]:
     """The team ids ``root/test_demo.py``'s select_model dispatches on, read without running anything."""
-    return _team_ids(_parse(Path(root).expanduser().resolve() / SCRIPT)[1])
+    return _team_ids(_parse(Path(root).expanduser().resolve() / SCRIPT))
 
 
-def _parse(path: Path) -> tuple[str, ast.Module]:
+def _parse(path: Path) -> ast.Module:
     if not path.is_file():
         raise NtireRepoError(f"{path}: not found; --ntire-repo takes the folder of an NTIRE ESR repository "
                              "(the one holding test_demo.py, models/ and model_zoo/)")
     text = path.read_text(encoding="utf-8")
     try:
-        return text, ast.parse(text, filename=str(path))
+        return ast.parse(text, filename=str(path))
     except SyntaxError as exc:
         raise NtireRepoError(f"{path}: cannot be parsed ({exc.msg}, line {exc.lineno})") from None
 
@@ -136,7 +136,7 @@ def _holds_foreign_package(entry: str) -> bool:
 def open_repo(root: str) -> NtireRepo:
     """Read ``root/test_demo.py``: its imports, ``select_model`` and ``forward*`` helpers (nothing else runs)."""
     path = Path(root).expanduser().resolve() / SCRIPT
-    _, tree = _parse(path)
+    tree = _parse(path)
     wanted = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
               or (isinstance(n, ast.FunctionDef) and (n.name == "select_model" or n.name.startswith("forward")))]
     if not any(isinstance(n, ast.FunctionDef) and n.name == "select_model" for n in wanted):
@@ -150,8 +150,7 @@ def open_repo(root: str) -> NtireRepo:
                 exec(code, namespace)  # noqa: S102  (the organizers' script, read from the folder the user named)
             except ImportError as exc:  # a utility the harness does not use (cv2, torchvision): noted
                 skipped.append(f"line {node.lineno}: {exc}")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return NtireRepo(path.parent, digest, namespace, _team_ids(tree), skipped)
+    return NtireRepo(path.parent, sha256_file(path), namespace, _team_ids(tree), skipped)
 
 
 def _reason(exc: BaseException) -> str:
@@ -181,10 +180,10 @@ def build_team(root: str | os.PathLike, team: int, device: str = "cpu") -> tuple
             "tile": tile, "forward": helper if helper in repo.namespace else "forward",
             "skipped_imports": repo.skipped_imports,
             "weights": [_shown(w, repo.root) for w in weights],
-            "weights_sha256": [hashlib.sha256(w.read_bytes()).hexdigest() for w in weights]}
+            "weights_sha256": [sha256_file(w) for w in weights]}
     info["fusion_audit"] = fusion_audit(net, data_range=float(data_range))
     if source is not None:
-        info["source_sha256"] = hashlib.sha256(Path(repo.root, source).read_bytes()).hexdigest()
+        info["source_sha256"] = sha256_file(Path(repo.root, source))
     return model, info
 
 
