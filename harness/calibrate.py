@@ -1,7 +1,7 @@
 """`calibrate`: the speed gate's error rates, measured on this machine instead of asserted.
 
 Real runs: the speed reference, an identical copy of it, an unchanged model and the same model with planted
-slowdowns (an extra forward on a centre crop of a known share of the pixels: 5, 10 and 20 %) are timed
+slowdowns (extra matrix products measured to cost 5, 10 and 20 % of the time) are timed
 interleaved, exactly as a run's timing does, several times on a quiet machine and several times with a
 declared background CPU load (busy processes the command starts and stops itself, bounded in time).
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import math
 import os
 import subprocess
 import sys
@@ -29,23 +28,46 @@ from .compare import speed_verdict, too_noisy
 from .timing import speed_ratio
 
 SLOWDOWNS = (0.05, 0.10, 0.20)
-THRESHOLDS = (0.03, 0.05, 0.10)
+THRESHOLDS = (0.03, 0.05, 0.10)  # 3 %: the default on the baseline's machine type
 REF, COPY, SUBJECT = "reference", "reference_copy", "unchanged"
 
 
 class Planted(torch.nn.Module):
-    """A model doing known extra work: the same forward again on a centre crop of ``share`` of the pixels."""
+    """A model doing known extra work: after its forward, ``repeats`` products of two 128 x 128 matrices
+    (compute-bound and cache-resident, so the cost is linear in ``repeats`` and slows down under load as the
+    model does; ``tune_repeats`` measures how many cost ``share`` of the time). Planting by a second forward
+    on a crop overshot (its smallest valid crop costs 9 % here), and a wide extra convolution cost in steps."""
 
-    def __init__(self, model: torch.nn.Module, share: float):
+    def __init__(self, model: torch.nn.Module, share: float, repeats: int):
         super().__init__()
-        self.model, self.share = model, share
+        self.model, self.share, self.repeats = model, share, repeats
+        self.register_buffer("operand", torch.rand(128, 128, generator=torch.Generator().manual_seed(2)))
 
     def forward(self, x):
         out = self.model(x)
-        side = max(15, round(math.sqrt(self.share) * x.shape[-1]))
-        top = (x.shape[-2] - side) // 2
-        self.model(x[..., top:top + side, top:top + side])
+        for _ in range(self.repeats):
+            torch.mm(self.operand, self.operand)
         return out
+
+
+def _median_ms(fn, inputs, reps: int) -> float:
+    times = []
+    for _ in range(reps):
+        for x in inputs:
+            started = time.perf_counter()
+            fn(x)
+            times.append((time.perf_counter() - started) * 1e3)
+    return float(np.median(times))
+
+
+def tune_repeats(model, inputs: list, shares=SLOWDOWNS, *, reps: int = 9) -> dict[float, int]:
+    """Per share, the number of extra matrix products that costs that share of the model's time, measured here."""
+    probe = Planted(torch.nn.Identity(), 0.0, 100)
+    with torch.inference_mode():
+        model(inputs[0])
+        base = _median_ms(model, inputs, reps)
+        per_product = _median_ms(probe, inputs, reps) / probe.repeats
+    return {share: max(1, round(share * base / per_product)) for share in shares}
 
 
 def planted_name(share: float) -> str:
@@ -124,25 +146,39 @@ def _summary(tally: dict) -> dict:
 
 
 def measured_slowdowns(runs: list[dict]) -> dict:
-    """The planted work actually achieved: median over runs of median(slowed) / median(unchanged) - 1."""
-    return {f"{round(s * 100)}%": float(np.median([np.median(r[planted_name(s)]) / np.median(r[SUBJECT])
-                                                   for r in runs]) - 1.0) for s in SLOWDOWNS}
+    """The planted work actually achieved: median over runs of the median paired ratio slowed / unchanged - 1
+    (same round, same input: timed a few forwards apart)."""
+    return {f"{round(s * 100)}%": float(np.median([np.median(r[planted_name(s)] / r[SUBJECT]) for r in runs]) - 1.0)
+            for s in SLOWDOWNS}
 
 
-def calibrate(*, n_runs: int = 6, rounds: int = 10, side: int = 96, replicates: int = 300,
-              load_procs: int | None = None, load_seconds: float = 300.0, progress=print) -> dict:
+def default_rounds() -> int:
+    from .config import load_suites  # noqa: PLC0415
+
+    return load_suites()["default"].protocol.rounds
+
+
+def calibrate(*, n_runs: int = 4, rounds: int | None = None, side: int = 75, n_inputs: int = 4,
+              replicates: int = 300, load_procs: int | None = None, load_seconds: float = 1800.0,
+              progress=print) -> dict:
+    """Defaults mirror the default suite's timing: its rounds, 4 inputs of 75 x 75 (its centre crops)."""
     from sr_harness.models import build_model  # noqa: PLC0415
 
+    if n_runs < 3:
+        raise ValueError(f"calibrate needs >= 3 runs per condition (baseline, run, re-timing), got {n_runs}")
+    rounds = rounds or default_rounds()
     previous = torch.get_num_threads()
     torch.set_num_threads(1)  # as the default suite times
     try:
         torch.manual_seed(0)
         reference = build_model("rlfn_ntire_x4").eval()
         subject = build_model("slimrlfn_x4").eval()
-        nets = {REF: reference, COPY: reference, SUBJECT: subject,
-                **{planted_name(s): Planted(subject, s).eval() for s in SLOWDOWNS}}
         gen = torch.Generator().manual_seed(1)
-        inputs = [torch.rand(1, 3, side, side, generator=gen) * 255 for _ in range(2)]
+        inputs = [torch.rand(1, 3, side, side, generator=gen) * 255 for _ in range(n_inputs)]
+        repeats = tune_repeats(subject, inputs)
+        progress(f"calibrate: planted extra matrix products per share: {repeats}")
+        nets = {REF: reference, COPY: reference, SUBJECT: subject,
+                **{planted_name(s): Planted(subject, s, repeats[s]).eval() for s in SLOWDOWNS}}
         conditions = {}
         procs = load_procs if load_procs is not None else os.cpu_count() or 2
         for condition in ("quiet", "load"):
@@ -155,9 +191,13 @@ def calibrate(*, n_runs: int = 6, rounds: int = 10, side: int = 96, replicates: 
     finally:
         torch.set_num_threads(previous)
     return {"kind": "sr-harness-calibration", "settings": {
-        "n_runs": n_runs, "rounds": rounds, "inputs": f"2 x {side}x{side} LR", "threads": 1,
+        "n_runs": n_runs, "rounds": rounds, "inputs": f"{n_inputs} x {side}x{side} LR", "threads": 1,
         "replicates": replicates, "load": f"{procs} busy processes (bounded to {load_seconds:.0f} s)",
-        "models": "reference rlfn_ntire_x4 and its copy; unchanged slimrlfn_x4; planted: extra forward on a centre "
-                  "crop of 5/10/20 % of the pixels", "confirm": "a suspected regression is re-timed on an "
-                  "independent run before it counts", "inconclusive": "reference vs copy 95% CI excludes 1 and is off by > threshold / 4"},
+        "models": "reference rlfn_ntire_x4 and its copy; unchanged slimrlfn_x4; planted: slimrlfn_x4 plus 128 x 128 "
+                  "matrix products, as many as were measured to cost 5/10/20 % of its time",
+        "planted_products": {f"{round(s * 100)}%": v for s, v in repeats.items()},
+        "verdict": "regressed when the ratio grew by more than the threshold and log(cur / base) > 2.326 "
+                   "combined standard errors (one-sided 1 %)",
+        "confirm": "a suspected regression is re-timed on an independent run before it counts",
+        "inconclusive": "reference vs copy 95% CI excludes 1 and is off by > threshold / 4"},
         "conditions": conditions}

@@ -332,10 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("calibrate", help="measure the speed gate's false-alarm and detection rates on this machine")
     p.add_argument("--out", default="results/calibration.json")
     p.add_argument("--force", action="store_true", help="replace an existing --out calibration")
-    p.add_argument("--runs", type=positive_int, default=6, help="real timing runs per condition")
-    p.add_argument("--rounds", type=positive_int, default=10, help="interleaved rounds per run")
+    p.add_argument("--runs", type=positive_int, default=4, help="real timing runs per condition")
+    p.add_argument("--rounds", type=positive_int, default=None, help="interleaved rounds per run (default: the "
+                   "default suite's)")
     p.add_argument("--replicates", type=positive_int, default=300, help="replayed comparisons per condition")
-    p.add_argument("--load-seconds", type=float, default=300.0, help="upper bound of the background load")
+    p.add_argument("--load-seconds", type=float, default=1800.0, help="upper bound of the background load")
     p.set_defaults(func=cmd_calibrate)
 
     from .trainer.commands import add_subcommands  # noqa: PLC0415  (argument definitions only: no torch)

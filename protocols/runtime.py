@@ -141,9 +141,11 @@ def measure_interleaved(
 ) -> dict[str, RuntimeResult]:
     """Steady-mode timing of several models, round-robin, so machine noise hits every model alike.
 
-    Each round times every model once over all inputs; the model order rotates every round to cancel position
-    effects. Use ``ratio_ci`` on two results' ``samples_ms`` for a noise-aware comparison. ``progress`` wraps
-    the rounds (e.g. a tqdm bar): ``progress(iterable, total=..., desc=...)``.
+    Each round times every model once on each input, the models back to back per input (paired samples of two
+    models are a few forwards apart, not a whole round: quieter ratios on a shared machine); the model order
+    rotates every round to cancel position effects. Use ``ratio_ci`` on two results' ``samples_ms`` for a
+    noise-aware comparison. ``progress`` wraps the rounds (e.g. a tqdm bar): ``progress(iterable, total=...,
+    desc=...)``.
     """
     if not models:
         raise ValueError("measure_interleaved needs at least one model")
@@ -166,8 +168,9 @@ def measure_interleaved(
         rounds_iter = range(rounds) if progress is None else progress(range(rounds), total=rounds,
                                                                        desc="steady timing rounds")
         for r in rounds_iter:
-            for name in names[r % len(names):] + names[: r % len(names)]:
-                for i, x in enumerate(timed_inputs):
+            order = names[r % len(names):] + names[: r % len(names)]
+            for i, x in enumerate(timed_inputs):  # all models on one input back to back: paired samples close in time
+                for name in order:
                     samples[name].append(timer.timed(prepared[name], x)[1])
                     index[name].append(i)
     return {

@@ -31,13 +31,18 @@ def test_a_reference_copy_off_one_makes_every_comparison_inconclusive():
     assert fa["conclusive"] == 0 and fa["inconclusive"] == 20 and fa["rate"] is None
 
 
-def test_planted_model_does_extra_work_on_a_centre_crop():
-    calls = []
+def test_planted_model_returns_the_model_output_and_does_its_extra_products(monkeypatch):
+    products = []
+    monkeypatch.setattr(torch, "mm", lambda a, b: products.append(a.shape) or a)
+    x = torch.rand(1, 3, 8, 8)
+    out = Planted(torch.nn.Identity(), 0.10, repeats=7)(x)
+    assert torch.equal(out, x) and products == [(128, 128)] * 7
 
-    class Probe(torch.nn.Module):
-        def forward(self, x):
-            calls.append(tuple(x.shape[-2:]))
-            return x
 
-    out = Planted(Probe(), 0.10)(torch.zeros(1, 3, 96, 96))
-    assert out.shape == (1, 3, 96, 96) and calls == [(96, 96), (30, 30)]  # sqrt(0.1) * 96 = 30.4
+def test_too_few_runs_is_refused_before_any_timing():
+    import pytest
+
+    from sr_harness.calibrate import calibrate
+
+    with pytest.raises(ValueError, match=">= 3 runs"):
+        calibrate(n_runs=2)
