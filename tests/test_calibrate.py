@@ -1,9 +1,9 @@
 """Calibration statistics on synthetic samples (deterministic: no wall clock)."""
 
 import numpy as np
+import pytest
 import torch
-
-from sr_harness.calibrate import COPY, REF, SLOWDOWNS, SUBJECT, Planted, planted_name, rates
+from sr_harness.calibrate import COPY, REF, SLOWDOWNS, SUBJECT, Planted, calibrate, planted_name, rates
 
 
 def fake_run(rng, *, noise=0.01, copy_bias=1.0, rounds=10):
@@ -40,9 +40,5 @@ def test_planted_model_returns_the_model_output_and_does_its_extra_products(monk
 
 
 def test_too_few_runs_is_refused_before_any_timing():
-    import pytest
-
-    from sr_harness.calibrate import calibrate
-
     with pytest.raises(ValueError, match=">= 3 runs"):
         calibrate(n_runs=2)
