@@ -28,7 +28,7 @@ from .compare import speed_verdict, too_noisy
 from .timing import speed_ratio
 
 SLOWDOWNS = (0.05, 0.10, 0.20)
-THRESHOLDS = (0.03, 0.05, 0.10)  # 3 %: the default on the baseline's machine type
+THRESHOLDS = (0.03, 0.05, 0.10)
 REF, COPY, SUBJECT = "reference", "reference_copy", "unchanged"
 
 
@@ -50,24 +50,15 @@ class Planted(torch.nn.Module):
         return out
 
 
-def _median_ms(fn, inputs, reps: int) -> float:
-    times = []
-    for _ in range(reps):
-        for x in inputs:
-            started = time.perf_counter()
-            fn(x)
-            times.append((time.perf_counter() - started) * 1e3)
-    return float(np.median(times))
+def tune_repeats(model, inputs: list, shares=SLOWDOWNS, *, rounds: int = 9) -> dict[float, int]:
+    """Per share, the number of extra matrix products that costs that share of the model's time, measured here
+    (the model and 100 products timed interleaved, as a run times)."""
+    from sr_harness.protocols.runtime import measure_interleaved  # noqa: PLC0415
 
-
-def tune_repeats(model, inputs: list, shares=SLOWDOWNS, *, reps: int = 9) -> dict[float, int]:
-    """Per share, the number of extra matrix products that costs that share of the model's time, measured here."""
     probe = Planted(torch.nn.Identity(), 0.0, 100)
-    with torch.inference_mode():
-        model(inputs[0])
-        base = _median_ms(model, inputs, reps)
-        per_product = _median_ms(probe, inputs, reps) / probe.repeats
-    return {share: max(1, round(share * base / per_product)) for share in shares}
+    timed = measure_interleaved({"model": model, "probe": probe}, inputs, device="cpu", warmup=1, rounds=rounds)
+    per_product = timed["probe"].median_ms / probe.repeats
+    return {share: max(1, round(share * timed["model"].median_ms / per_product)) for share in shares}
 
 
 def planted_name(share: float) -> str:
@@ -196,8 +187,8 @@ def calibrate(*, n_runs: int = 4, rounds: int | None = None, side: int = 75, n_i
         "models": "reference rlfn_ntire_x4 and its copy; unchanged slimrlfn_x4; planted: slimrlfn_x4 plus 128 x 128 "
                   "matrix products, as many as were measured to cost 5/10/20 % of its time",
         "planted_products": {f"{round(s * 100)}%": v for s, v in repeats.items()},
-        "verdict": "regressed when the ratio grew by more than the threshold and log(cur / base) > 2.326 "
-                   "combined standard errors (one-sided 1 %)",
+        "verdict": "regressed when the ratio grew by more than the threshold and the run's 95% interval lies "
+                   "above the baseline's (compare.speed_verdict)",
         "confirm": "a suspected regression is re-timed on an independent run before it counts",
         "inconclusive": "reference vs copy 95% CI excludes 1 and is off by > threshold / 4"},
         "conditions": conditions}
