@@ -62,6 +62,10 @@ class RLFB(nn.Module):
         self.esa = esa
         self.act = nn.LeakyReLU(0.05, inplace=True)
 
+    def prunable_chain(self) -> list[nn.Module]:
+        """The convs pruning cuts, in data order: each output but the last may shrink (with the next one's inputs)."""
+        return [self.c1_r, self.c2_r, self.c3_r]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         t = self.act(self.c1_r(x))
         t = self.act(self.c2_r(t))

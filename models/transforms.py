@@ -85,14 +85,13 @@ def unfused_from_deploy(deploy: nn.Module) -> nn.Module:
     return unfused
 
 
-def _filter_norms(conv: nn.Module) -> torch.Tensor:
-    """L2 norm of each output filter of the (fused) 3x3 kernel."""
-    kernel = conv.fused_kernel_bias()[0] if isinstance(conv, RepConv3x3) else conv.weight.detach()
-    return kernel.flatten(1).norm(dim=1)
+def _kernel(conv: nn.Module) -> torch.Tensor:
+    """The (fused) 3x3 kernel, out x in x 3 x 3."""
+    return conv.fused_kernel_bias()[0] if isinstance(conv, RepConv3x3) else conv.weight.detach()
 
 
 def _keep(conv: nn.Module, width: int, where: str) -> torch.Tensor:
-    norms = _filter_norms(conv)
+    norms = _kernel(conv).flatten(1).norm(dim=1)  # L2 norm of each output filter
     if not 1 <= width <= norms.numel():
         raise ValueError(f"{where}: cannot prune {norms.numel()} filters to {width}; widths only shrink")
     return torch.sort(torch.topk(norms, width).indices).values  # largest norms, original order
@@ -108,13 +107,13 @@ def _copy_conv(dst: nn.Module, src: nn.Module, out_keep: torch.Tensor, in_keep: 
 
 
 @torch.no_grad()
-def prune(model: nn.Module, inner_widths: Sequence[tuple[int, int]]) -> nn.Module:
+def prune(model: nn.Module, inner_widths: Sequence[Sequence[int]]) -> nn.Module:
     """A new model with each block's inner widths cut to ``inner_widths`` by filter L2 norm.
 
-    Per block, ``c1_r`` keeps the M1 output filters with the largest L2 norm of the fused kernel (the
-    matching input channels of ``c2_r`` go too), then ``c2_r`` keeps its M2 largest filters (and
-    ``c3_r`` their inputs). Norms are those of ``model`` as given; kept channels stay in order. Works on
-    deploy and unfused models; the residual width, ``c5``, ESA, head and tail are untouched.
+    Each block names the convs that may be cut (``prunable_chain()``, in data order; RLFB: c1_r, c2_r, c3_r).
+    Along the chain, a conv keeps the output filters with the largest L2 norm of its fused kernel and the next
+    conv keeps the matching inputs; the last conv keeps every output. Norms are those of ``model`` as given;
+    kept channels stay in order. Works on deploy and unfused models; everything outside the chains is untouched.
     """
     widths = [tuple(int(w) for w in pair) for pair in inner_widths]
     blocks = model.blocks()
@@ -122,16 +121,18 @@ def prune(model: nn.Module, inner_widths: Sequence[tuple[int, int]]) -> nn.Modul
         raise ValueError(f"{model.model_name} has {len(blocks)} blocks but {len(widths)} inner widths were given")
     name = _deploy_name(model, widths) if get_spec(model.model_name).form == "deploy" else model.model_name
     pruned = build_model(name, **{**build_overrides(model), "inner_widths": widths}).to(**_placement(model))
-    # Everything outside c1_r/c2_r/c3_r keeps its shape and is copied as is.
+    chains = {id(c) for block in blocks for c in block.prunable_chain()}
+    cut = tuple(f"{n}." for n, m in model.named_modules() if id(m) in chains)
     state = model.state_dict()
-    inner = (".c1_r.", ".c2_r.", ".c3_r.")
-    pruned.load_state_dict({k: state[k] for k in pruned.state_dict() if not any(p in k for p in inner)},
-                           strict=False)
-    for i, (src, dst, (m1, m2)) in enumerate(zip(blocks, pruned.blocks(), widths)):
-        keep1 = _keep(src.c1_r, m1, f"block {i} c1_r")
-        keep2 = _keep(src.c2_r, m2, f"block {i} c2_r")
-        all_in = torch.arange(model.channels)
-        _copy_conv(dst.c1_r, src.c1_r, keep1, all_in)
-        _copy_conv(dst.c2_r, src.c2_r, keep2, keep1)
-        _copy_conv(dst.c3_r, src.c3_r, all_in, keep2)
+    pruned.load_state_dict({k: state[k] for k in pruned.state_dict() if not k.startswith(cut)}, strict=False)
+    for i, (src, dst, block_widths) in enumerate(zip(blocks, pruned.blocks(), widths)):
+        chain = src.prunable_chain()
+        if len(block_widths) != len(chain) - 1:
+            raise ValueError(f"block {i} has {len(chain) - 1} inner widths, {len(block_widths)} were given")
+        keep_in = torch.arange(_kernel(chain[0]).shape[1])
+        for k, (conv, target) in enumerate(zip(chain, dst.prunable_chain())):
+            keep_out = _keep(conv, block_widths[k], f"block {i} conv {k}") if k < len(block_widths) \
+                else torch.arange(_kernel(conv).shape[0])
+            _copy_conv(target, conv, keep_out, keep_in)
+            keep_in = keep_out
     return pruned.train(model.training)
