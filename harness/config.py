@@ -72,7 +72,10 @@ def parse_suites(data: dict, source: str) -> dict[str, Suite]:
         suites[name] = Suite(name=name, description=table.get("description", ""), models=tuple(models),
                              data=tuple(table.get("data", ())), weights=table.get("weights", "project"),
                              scale=table.get("scale", 4), headline=table.get("headline", "psnr_y"),
-                             protocol=_protocol(dict(table.get("protocol", {})), f"{where}.protocol"))
+                             protocol=_protocol(dict(table.get("protocol", {})), f"{where}.protocol"),
+                             ntire_teams=table.get("ntire_teams"))
+        if suites[name].ntire_teams is not None and not isinstance(suites[name].ntire_teams, str):
+            raise ConfigError(f"{where}: ntire_teams must be a string: \"all\" or team ids such as \"0,21\"")
         if suites[name].headline not in metrics.QUALITY:
             raise ConfigError(f"{where}: headline {suites[name].headline!r} is not a quality metric; use one of "
                               f"{', '.join(metrics.QUALITY)}")
@@ -134,10 +137,15 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
         suite_name = next(iter(suites))  # --suite-file with one suite: that one
     if suite_name is not None and suite_name not in suites:
         raise ConfigError(f"unknown suite {suite_name!r}; known suites: {', '.join(sorted(suites))}")
+    suite = suites[suite_name] if suite_name else Suite(name="", description="ad-hoc", models=(), weights="official")
+    if suite.ntire_teams is not None:  # a zoo suite: its teams unless --team chooses
+        if ntire_repo is None:
+            raise ConfigError(f"suite {suite_name!r} evaluates the teams of the organizers' repository: pass "
+                              "--ntire-repo DIR (e.g. ../shared/third_party/NTIRE2024_ESR)")
+        teams = teams or suite.ntire_teams.split(",")
     external = [*(external or ()), *team_entries(ntire_repo, teams)]
     if suite_name is None and not models and not external:
         raise ConfigError("nothing to run: pass --suite NAME, or --models a,b with --data DIR")
-    suite = suites[suite_name] if suite_name else Suite(name="", description="ad-hoc", models=(), weights="official")
 
     if suite_name and models:  # a subset of the suite, in the order given
         by_name = {m.key: m for m in suite.models} | {m.name: m for m in suite.models}

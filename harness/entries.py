@@ -96,4 +96,5 @@ class Suite:
     scale: int = 4
     headline: str = "psnr_y"
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
+    ntire_teams: str | None = None  # "all" or "0,21": the teams of the --ntire-repo DIR this suite evaluates
 

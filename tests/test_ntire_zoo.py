@@ -84,8 +84,9 @@ def _organizers_psnr(demo, built, set5, team):
 
 @pytest.fixture(scope="module")
 def zoo_record(repo, shared_dir):
-    cfg = build_config(ntire_repo=str(repo), teams=["all"], data=[str(shared_dir / "datasets" / "Set5")],
+    cfg = build_config("ntire2024-zoo", ntire_repo=str(repo), data=[str(shared_dir / "datasets" / "Set5")],
                        rounds=1, warmup=0, timing_size=32)
+    assert cfg.headline == "psnr_rgb" and len(cfg.models) == len(_ids(repo))  # the named suite: every team
     return run(cfg)
 
 
@@ -139,6 +140,8 @@ def test_built_teams_equal_the_organizers_own_numbers(zoo_record, organizers, sh
 
 
 def test_team_options_are_checked_before_any_work(repo, tmp_path):
+    chosen = build_config("ntire2024-zoo", ntire_repo=str(repo), teams=["21", "0"], data=["embedded"])
+    assert [m.key for m in chosen.models] == ["team21", "team00"]
     with pytest.raises(ConfigError, match="go together"):
         build_config(ntire_repo=str(repo), data=["embedded"])
     with pytest.raises(ConfigError, match="has no such team"):

@@ -7,7 +7,7 @@ from sr_harness.config import ConfigError, build_config, load_suites
 
 def test_shipped_suites():
     suites = load_suites()
-    assert set(suites) == {"default", "official", "ntire2024", "trained"}
+    assert set(suites) == {"default", "official", "ntire2024", "trained", "ntire2024-zoo"}
     default = suites["default"]
     assert default.data == ("embedded",) and default.weights == "project"
     assert [m.name for m in default.models][0] == "bicubic"
@@ -38,3 +38,15 @@ def test_required_checkpoint_missing_is_an_error(tmp_path):
     path.write_text('[s]\ndata = ["embedded"]\n[[s.models]]\nname = "rlfn_x4"\ncheckpoint = "nowhere/rlfn_x4.pth"\n')
     with pytest.raises(ConfigError, match="nowhere/rlfn_x4.pth: weights file for model 'rlfn_x4' not found"):
         build_config("s", suites_file=path)
+
+
+def test_the_zoo_suite_asks_for_the_organizers_repository():
+    with pytest.raises(ConfigError, match="ntire2024-zoo.*--ntire-repo DIR"):
+        build_config("ntire2024-zoo", data=["embedded"])
+
+
+def test_ntire_teams_must_be_a_string(tmp_path):
+    bad = tmp_path / "s.toml"
+    bad.write_text("[zoo]\nntire_teams = [0, 21]\n")
+    with pytest.raises(ConfigError, match="ntire_teams must be a string"):
+        load_suites(bad)
