@@ -122,7 +122,7 @@ def cmd_eval(args) -> int:
                        names=args.name.split(",") if getattr(args, "name", None) is not None else None,
                        extra_metrics=args.metric, max_pixels=args.max_pixels,
                        external=getattr(args, "external", None), ntire_repo=args.ntire_repo,
-                       teams=_csv(args.team) if args.team else None,
+                       teams=_csv(args.team) if args.team else None, fused=args.fused,
                        **({"suites_file": args.suite_file} if args.suite_file else {}))
     baseline = _optional_baseline(args.baseline)
     if args.ntire_runs > 1:
@@ -275,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "model_zoo/): its teams are built by the organizers' own select_model, nothing in DIR is changed")
     p.add_argument("--team", metavar="N[,M...]", help="with --ntire-repo: team ids (as select_model numbers them), "
                    "or 'all'")
+    p.add_argument("--fused", action="store_true",
+                   help="a --model or --team network with a fold method (switch_to_deploy, reparameterize, fuse, "
+                        "fuse_model) is also evaluated folded, as a second row <label>_fused")
     p.add_argument("--data", action="append", help="dataset folder, or 'embedded' (repeatable)")
     p.add_argument("--weights-dir", default=None, help="folder with official <model>.pth files (or SR_WEIGHTS_DIR)")
     p.add_argument("--device", choices=("cpu", "cuda"), default=None)

@@ -128,7 +128,7 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
                  threads: int | None = None, names: list[str] | None = None,
                  extra_metrics: list[str] | None = None, max_pixels: int | None = None,
                  external: list[dict] | None = None, ntire_repo: str | None = None, teams: list[str] | None = None,
-                 suites_file: str | os.PathLike = SUITES_FILE) -> RunConfig:
+                 fused: bool = False, suites_file: str | os.PathLike = SUITES_FILE) -> RunConfig:
     """Resolve a suite (or an ad-hoc model list) and command-line overrides into a validated RunConfig."""
     from sr_harness.models import get_spec  # noqa: PLC0415  (keeps `harness list --suites` free of torch start-up cost)
 
@@ -199,7 +199,7 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
     scale = run_scale(suite, [e for e in resolved if e.external is not None])
     return RunConfig(suite=suite_name, models=tuple(resolved), data=data_specs, scale=scale, device=device,
                      headline=suite.headline, description=suite.description, protocol=protocol,
-                     max_pixels=max_pixels)
+                     max_pixels=max_pixels, fused_rows=fused)
 
 
 def check_cuda(device: str) -> None:

@@ -7,25 +7,22 @@ image in NTIRE mode), then complexity once per model, then steady timing interle
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
-import json
 import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import torch
 
-from . import PROJECT_ROOT, HarnessError
-from .config import BICUBIC, FILE_VARIANT, RunConfig
+from . import HarnessError
+from .config import RunConfig
 from .env import fingerprint
+from .loading import LoadedModel, jsonable, load_models
 from .progress import bar, phase
 from .records import RECORD_KIND, SCHEMA_VERSION
 from .timing import REFERENCE_KEY, ntire_average, ntire_timing, scaled_module, time_models
-from .training import training_summary
 
 
 class RunError(HarnessError):
@@ -34,81 +31,6 @@ class RunError(HarnessError):
 
 class ModelFailed(Exception):
     """A model produced no usable output on an image (NaN or Inf): its row is marked failed, the run goes on."""
-
-
-@dataclasses.dataclass
-class LoadedModel:
-    key: str  # row label
-    name: str  # architecture (registry name) or "bicubic"
-    variant: str
-    module: torch.nn.Module | None  # None for the bicubic row
-    checkpoint: dict | None
-    training: dict | None = None  # summary of the checkpoint's <stem>.train.json (harness.training)
-
-
-def _shown(path) -> str:
-    """Project paths are recorded relative to it: committed records carry no home folder."""
-    path = Path(path).resolve()
-    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else str(path)
-
-
-def _jsonable(value):
-    return json.loads(json.dumps(value, default=str))
-
-
-def load_models(cfg: RunConfig) -> tuple[list[LoadedModel], list[dict]]:
-    """Build and load every model of the config; optional entries whose checkpoint is absent go to `missing`."""
-    from sr_harness.models import build_model, load_model  # noqa: PLC0415  (heavy import, only when running)
-
-    loaded, missing = [], []
-    for entry in cfg.models:
-        if entry.name == BICUBIC:
-            loaded.append(LoadedModel(entry.key, BICUBIC, entry.variant, None, None))
-            continue
-        if entry.external is not None and "team" in entry.external:
-            team = _ntire_team(entry, cfg.device)
-            if isinstance(team, LoadedModel):
-                loaded.append(team)
-            else:
-                missing.append(team)
-            continue
-        if entry.external is not None:
-            from sr_harness.models.external import ExternalSpec, load_external  # noqa: PLC0415
-
-            module, info = load_external(ExternalSpec(**entry.external))
-            loaded.append(LoadedModel(entry.key, info["class"], entry.variant, module, info))
-            continue
-        if entry.checkpoint is None:  # timing-only rows (benchmarks, tests): seeded random weights
-            torch.manual_seed(0)
-            module = build_model(entry.name)
-            loaded.append(LoadedModel(entry.key, entry.name, entry.variant or "random weights (timing only)",
-                                      module.eval(), None))
-            continue
-        path = Path(entry.checkpoint)
-        if not path.is_file():
-            missing.append({"model": entry.key, "checkpoint": _shown(path), "variant": entry.variant,
-                            "reason": "checkpoint file not found (not trained yet?)"})
-            continue
-        # Project files say what they hold; asking for the suite's architecture makes a wrong file an error.
-        name = None if entry.variant.startswith(FILE_VARIANT) else entry.name
-        module, info = load_model(path, map_location="cpu", model_name=name)
-        info = _jsonable(dataclasses.asdict(info)) | {"path": _shown(path)}
-        loaded.append(LoadedModel(entry.key, getattr(module, "model_name", entry.name), entry.variant,
-                                  module.eval(), info, training_summary(path, info.get("extra"))))
-    return loaded, missing
-
-
-def _ntire_team(entry, device: str):
-    """A team built by the organizers' select_model, or (when it cannot be built) its entry for ``missing``."""
-    from sr_harness.models.ntire import TeamUnbuildable, build_team  # noqa: PLC0415
-
-    spec = entry.external
-    try:
-        module, info = build_team(spec["ntire_repo"], spec["team"], device)
-    except TeamUnbuildable as exc:
-        return {"model": entry.key, "checkpoint": f"{spec['ntire_repo']}/test_demo.py select_model",
-                "variant": entry.variant, "reason": str(exc)}
-    return LoadedModel(entry.key, module.model_name, entry.variant, module.eval(), _jsonable(info))
 
 
 def open_datasets(cfg: RunConfig) -> list:
@@ -220,7 +142,7 @@ def _dataset_pass(cfg: RunConfig, dataset, loaded: list[LoadedModel], reference,
         if timer is not None:
             samples[m.key] = taken
     memory = torch.cuda.max_memory_allocated() / 2**20 if cfg.device == "cuda" else None  # never reset
-    return {"info": {"name": dataset.name, "n_images": len(pairs), **_jsonable(dataset.describe())},
+    return {"info": {"name": dataset.name, "n_images": len(pairs), **jsonable(dataset.describe())},
             "n": len(pairs), "inputs": inputs, "per_model": per_model, "failed": failed, "samples": samples,
             "cold": cold, "memory_mib": memory}
 
@@ -318,7 +240,7 @@ def _run(cfg: RunConfig, datasets: list | None) -> dict:
     return {
         "kind": RECORD_KIND, "schema_version": SCHEMA_VERSION, "run_id": run_id,
         "created_utc": started.isoformat(timespec="seconds"), "suite": cfg.suite, "headline": cfg.headline,
-        "description": cfg.description, "config": _jsonable(cfg.to_dict()), "env": env, "datasets": dataset_info,
+        "description": cfg.description, "config": jsonable(cfg.to_dict()), "env": env, "datasets": dataset_info,
         "missing": missing, "results": results,
         "speed_reference": {"model": cfg.protocol.speed_reference, "complexity": ref_complexity,
                             "per_dataset": ref_runtime},

@@ -41,6 +41,15 @@ def _to_fold(net: nn.Module) -> list[tuple[nn.Module, str]]:
     return [(m, name) for m, name in reversed(found) if name and getattr(m, "deploy", False) is not True]
 
 
+def folded_copy(net: nn.Module) -> nn.Module:
+    """A deep copy of ``net`` with every fold applied, innermost first (``net`` itself is never changed)."""
+    folded = copy.deepcopy(net).eval()
+    with torch.no_grad():
+        for module, method in _to_fold(folded):
+            getattr(module, method)()
+    return folded
+
+
 def fusion_audit(net: nn.Module, *, data_range: float = 1.0, size: int = 48, seed: int = 0) -> dict | None:
     """None when no module of ``net`` has a fold method; else what folding changed (see the module docstring)."""
     found = [name for name in map(_fold_method, net.modules()) if name]
@@ -52,12 +61,10 @@ def fusion_audit(net: nn.Module, *, data_range: float = 1.0, size: int = 48, see
     device = next((p.device for p in net.parameters()), torch.device("cpu"))
     generator = torch.Generator().manual_seed(seed)
     x = (torch.rand(1, 3, size, size, generator=generator) * data_range).to(device)
-    folded = copy.deepcopy(net).eval()
     try:
+        folded = folded_copy(net)
         with torch.no_grad():
             reference = net.eval()(x)
-            for module, method in _to_fold(folded):
-                getattr(module, method)()
             out = folded(x)
     except Exception as exc:  # noqa: BLE001  (foreign code: a fold that fails is the audit's finding)
         return {"methods": names, "modules": len(found), "error": f"{type(exc).__name__}: {exc}"[:240]}

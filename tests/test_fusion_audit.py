@@ -71,3 +71,25 @@ def test_models_loaded_by_file_carry_the_audit(tmp_path):
         __import__("inspect").getsource(RepBlock)) + textwrap.dedent(__import__("inspect").getsource(Net)))
     _, info = load_external(ExternalSpec(source=f"{path}:Net"))
     assert info["fusion_audit"]["max_abs_diff"] == pytest.approx(0.0, abs=1e-5)
+
+
+def test_fused_adds_a_folded_row_that_scores_like_the_model(tmp_path, capsys):
+    import json
+
+    from sr_harness.cli import main
+
+    path = tmp_path / "rep_sr.py"
+    path.write_text("import torch\nfrom torch import nn\nimport torch.nn.functional as F\n" + textwrap.dedent(
+        __import__("inspect").getsource(RepBlock)) + textwrap.dedent(__import__("inspect").getsource(Net))
+        + "class RepSR(Net):\n    def forward(self, x):\n"
+          "        return F.interpolate(x + 0.01 * super().forward(x), scale_factor=4, mode='nearest')\n")
+    out = tmp_path / "run.json"
+    code = main(["eval", "--data", "embedded", "--model", f"{path}:RepSR", "--fused", "--rounds", "1",
+                 "--warmup", "0", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    rows = {r["model"]: r for r in json.loads(out.read_text())["results"]}
+    assert set(rows) == {"RepSR", "RepSR_fused"}
+    unfused, fused = rows["RepSR"], rows["RepSR_fused"]
+    assert fused["checkpoint"]["folded"] == {"from": "RepSR", "methods": ["switch_to_deploy"]}
+    assert fused["complexity"]["params"] == unfused["complexity"]["params"] - 2 * (8 * 8 + 8)
+    assert fused["metrics"]["psnr_y"] == pytest.approx(unfused["metrics"]["psnr_y"], abs=1e-4)
