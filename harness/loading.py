@@ -36,6 +36,7 @@ def jsonable(value):
 def load_models(cfg: RunConfig) -> tuple[list[LoadedModel], list[dict]]:
     """Build and load every model of the config; optional entries whose checkpoint is absent go to `missing`."""
     from sr_harness.models import build_model, load_model  # noqa: PLC0415  (heavy import, only when running)
+    from sr_harness.models.fusion_audit import fusion_audit  # noqa: PLC0415
 
     loaded, missing = [], []
     for entry in cfg.models:
@@ -71,13 +72,17 @@ def load_models(cfg: RunConfig) -> tuple[list[LoadedModel], list[dict]]:
         name = None if entry.variant.startswith(FILE_VARIANT) else entry.name
         module, info = load_model(path, map_location="cpu", model_name=name)
         info = jsonable(dataclasses.asdict(info)) | {"path": _shown(path)}
+        audit = fusion_audit(module, data_range=module.data_range)  # the same audit as foreign models get
+        if audit and not audit.get("already_folded"):
+            info["fusion_audit"] = audit
         loaded.append(LoadedModel(entry.key, getattr(module, "model_name", entry.name), entry.variant,
                                   module.eval(), info, training_summary(path, info.get("extra"))))
+        loaded += _folded_row(loaded[-1], cfg)
     return loaded, missing
 
 
 def _folded_row(model: LoadedModel, cfg: RunConfig) -> list[LoadedModel]:
-    """``--fused``: a foreign model whose audit folded it cleanly is evaluated a second time in its folded form."""
+    """``--fused``: a model whose audit folded it cleanly is evaluated a second time in its folded form."""
     audit = (model.checkpoint or {}).get("fusion_audit")
     if not cfg.fused_rows or not audit or "max_abs_diff" not in audit:
         return []

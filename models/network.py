@@ -78,6 +78,24 @@ class RLFNNet(nn.Module):
             overrides["expand_ratio"] = int(self.expand_ratio)
         return overrides
 
+    @property
+    def deploy(self) -> bool:
+        """No re-parameterizable conv left (the RepVGG convention the fusion audit reads)."""
+        from .reparam import RepConv3x3  # noqa: PLC0415
+
+        return not any(isinstance(m, RepConv3x3) for m in self.modules())
+
+    @torch.no_grad()
+    def reparameterize(self) -> None:
+        """Fold in place: every re-parameterizable conv becomes its equivalent plain 3x3 conv, so the state dict
+        gets the deploy form's key names (``models.fuse`` does the same on a copy, through the registry)."""
+        from .reparam import RepConv3x3  # noqa: PLC0415
+
+        for parent in list(self.modules()):
+            for name, child in list(parent.named_children()):
+                if isinstance(child, RepConv3x3):
+                    setattr(parent, name, child.to_conv2d())
+
     def blocks(self) -> list[RLFB]:
         if self.key_style == "rlfn":
             return [getattr(self, f"block_{i}") for i in range(1, len(self.inner_widths) + 1)]

@@ -29,7 +29,7 @@ from torch import nn
 
 
 class RepConv3x3(nn.Module):
-    """Training form of a 3x3 Conv2d (with bias); ``fuse()`` returns the equivalent plain Conv2d."""
+    """Training form of a 3x3 Conv2d (with bias); ``to_conv2d()`` returns the equivalent plain Conv2d."""
 
     def __init__(self, in_channels: int, out_channels: int, *, stride: int = 1, padding: int = 1,
                  expand_channels: int | None = None):
@@ -96,7 +96,7 @@ class RepConv3x3(nn.Module):
         kernel, bias = self._compose()
         return kernel.detach().clone(), bias.detach().clone()
 
-    def fuse(self) -> nn.Conv2d:
+    def to_conv2d(self) -> nn.Conv2d:
         kernel, bias = self.fused_kernel_bias()
         conv = nn.Conv2d(self.in_channels, self.out_channels, 3, stride=self.stride, padding=self.padding)
         conv.weight.data.copy_(kernel)

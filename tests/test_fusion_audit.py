@@ -93,3 +93,18 @@ def test_fused_adds_a_folded_row_that_scores_like_the_model(tmp_path, capsys):
     assert fused["checkpoint"]["folded"] == {"from": "RepSR", "methods": ["switch_to_deploy"]}
     assert fused["complexity"]["params"] == unfused["complexity"]["params"] - 2 * (8 * 8 + 8)
     assert fused["metrics"]["psnr_y"] == pytest.approx(unfused["metrics"]["psnr_y"], abs=1e-4)
+
+
+def test_the_project_training_form_folds_through_the_same_interface():
+    from sr_harness.models import build_model, fuse
+    from sr_harness.models.fusion_audit import folded_copy
+
+    torch.manual_seed(0)
+    unfused = build_model("slimrlfn_unfused_x4").eval()
+    audit = fusion_audit(unfused, data_range=255.0)
+    assert audit["methods"] == ["reparameterize"] and audit["max_abs_diff"] < 1e-2  # outputs in [0, 255]
+    assert audit["params_after"] == sum(p.numel() for p in build_model("slimrlfn_x4").parameters())
+    in_place, through_registry = folded_copy(unfused).state_dict(), fuse(unfused).state_dict()
+    assert in_place.keys() == through_registry.keys()
+    assert all(torch.equal(in_place[k], through_registry[k]) for k in in_place)
+    assert fusion_audit(build_model("slimrlfn_x4"))["already_folded"] is True

@@ -62,7 +62,7 @@ def test_repconv_fuses_exactly_including_borders(stride, padding, cin, cout):
     x = torch.randn(2, cin, 17, 20) * 50
     with torch.no_grad():
         want = rep(x)
-        conv = rep.fuse()
+        conv = rep.to_conv2d()
         got = conv(x)
     assert isinstance(conv, torch.nn.Conv2d) and (conv.stride, conv.padding) == ((stride,) * 2, (padding,) * 2)
     assert got.shape == want.shape
