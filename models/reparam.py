@@ -1,4 +1,4 @@
-"""A re-parameterizable 3x3 convolution: several parallel branches in training, one Conv2d after ``fuse()``.
+"""A re-parameterizable 3x3 convolution: several parallel branches in training, one Conv2d after ``to_conv2d()``.
 
 Branch set (the project's choice; SlimRLFN's published code has only the fused result):
 
