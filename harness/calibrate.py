@@ -2,12 +2,14 @@
 
 Real runs: the speed reference, an identical copy of it, an unchanged model and the same model with planted
 slowdowns (extra matrix products measured to cost 5, 10 and 20 % of the time) are timed
-interleaved, exactly as a run's timing does, several times on a quiet machine and several times with a
-declared background CPU load (busy processes the command starts and stops itself, bounded in time).
+interleaved, exactly as a run's timing does, each run in a fresh process (as a baseline and a later CI run are),
+several times on a quiet machine and several times with a declared background CPU load (busy processes the
+command starts and stops itself, bounded in time).
 
 Verdicts: each (baseline run, current run) pair is judged by ``compare.speed_verdict`` at each threshold; a
 suspected regression is declared only when a re-timing (a third, independent run) confirms it, and a pair whose
-reference-vs-copy interval excludes 1 is inconclusive (neither alarm nor detection). Real pairs are all
+reference-vs-copy ratio is off 1 beyond the run-to-run offset the verdict allows for is inconclusive (neither
+alarm nor detection). Real pairs are all
 ordered pairs of real runs; replayed pairs resample whole rounds of recorded raw samples (the pairing inside a
 round is kept) to get many replicates cheaply. Rates are over conclusive pairs, with their counts.
 """
@@ -20,15 +22,16 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from .compare import speed_verdict, too_noisy
+from .compare import DEFAULT_SPEED_THRESHOLD, speed_verdict, too_noisy
 from .timing import speed_ratio
 
 SLOWDOWNS = (0.05, 0.10, 0.20)
-THRESHOLDS = (0.03, 0.05, 0.10)
+THRESHOLDS = (DEFAULT_SPEED_THRESHOLD, 0.05, 0.10)
 REF, COPY, SUBJECT = "reference", "reference_copy", "unchanged"
 
 
@@ -103,7 +106,8 @@ def judge(base: dict, cur: dict, confirm: dict, rows: tuple) -> dict[float, dict
     baseline = _speed(base, SUBJECT, b_rows)
     current = {n: _speed(cur, n, c_rows) for n in names}
     retimed = {n: _speed(confirm, n, k_rows) for n in names}
-    return {t: {n: "inconclusive" if too_noisy(self_ratio, t) else "regressed"
+    noisy = too_noisy(self_ratio)
+    return {t: {n: "inconclusive" if noisy else "regressed"
                 if speed_verdict(baseline, current[n], t) == "regressed"  # confirmed by re-timing
                 and speed_verdict(baseline, retimed[n], t) == "regressed" else "ok" for n in names}
             for t in THRESHOLDS}
@@ -143,52 +147,112 @@ def measured_slowdowns(runs: list[dict]) -> dict:
             for s in SLOWDOWNS}
 
 
+def summarize(runs: list[dict], replicates: int) -> dict:
+    """What the JSON keeps per condition: achieved slowdowns, rates per threshold and the raw samples (ms), so
+    that a changed verdict rule can be re-judged on them (``replay``) without timing again."""
+    return {"measured_slowdown": measured_slowdowns(runs), "run_to_run_sd": run_to_run_sd(runs),
+            "by_threshold": rates(runs, replicates=replicates),
+            "samples_ms": [{k: np.round(v, 4).tolist() for k, v in run.items()} for run in runs]}
+
+
+def replay(calibration: dict, *, replicates: int | None = None) -> dict:
+    """The calibration re-judged by today's verdict rule on its recorded raw samples (no timing)."""
+    replicates = replicates or calibration["settings"]["replicates"]
+    conditions = {}
+    for condition, data in calibration["conditions"].items():
+        runs = [{k: np.asarray(v, dtype=float) for k, v in run.items()} for run in data["samples_ms"]]
+        conditions[condition] = summarize(runs, replicates)
+    settings = {**calibration["settings"], "replicates": replicates, "verdict": VERDICT, "inconclusive": INCONCLUSIVE,
+                "replayed_from": calibration.get("run_utc", "an earlier calibration")}
+    return {**calibration, "settings": settings, "conditions": conditions}
+
+
+INCONCLUSIVE = "reference vs copy 95% CI excludes 1 and is off by more than 2.576 x the 1 % run-to-run offset"
+VERDICT = ("regressed when the ratio grew by more than the threshold and ln(ratio) grew by more than 2.326 "
+           "standard errors of the difference: both sides' intervals and a 1 % run-to-run offset each "
+           "(compare.speed_verdict)")
+
+
+def run_to_run_sd(runs: list[dict]) -> dict:
+    """Standard deviation across runs of ln(median paired ratio) to the reference: the offset between runs that
+    one run's interval does not show (compare.RUN_OFFSET_SD assumes 1 %)."""
+    def sd(name):
+        return float(np.std([np.log(np.median(r[name] / r[REF])) for r in runs], ddof=1))
+    return {"unchanged": sd(SUBJECT), "reference_copy": sd(COPY)}
+
+
 def default_rounds() -> int:
     from .config import load_suites  # noqa: PLC0415
 
     return load_suites()["default"].protocol.rounds
 
 
+def _nets_and_inputs(side: int, n_inputs: int, repeats: dict | None):
+    """The calibration's models (seeded: every process builds the same weights) and timing inputs."""
+    from sr_harness.models import build_model  # noqa: PLC0415
+
+    torch.manual_seed(0)
+    reference = build_model("rlfn_ntire_x4").eval()
+    subject = build_model("slimrlfn_x4").eval()
+    gen = torch.Generator().manual_seed(1)
+    inputs = [torch.rand(1, 3, side, side, generator=gen) * 255 for _ in range(n_inputs)]
+    nets = {REF: reference, COPY: reference, SUBJECT: subject}
+    if repeats is not None:
+        nets |= {planted_name(s): Planted(subject, s, repeats[s]).eval() for s in SLOWDOWNS}
+    return nets, inputs
+
+
+def worker(out: str, side: int, n_inputs: int, rounds: int, repeats: list[int]) -> None:
+    """One real run in this (fresh) process, one thread, as the default suite times; samples saved to ``out``."""
+    torch.set_num_threads(1)
+    nets, inputs = _nets_and_inputs(side, n_inputs, dict(zip(SLOWDOWNS, repeats)))
+    np.savez(out, **timing_run(nets, inputs, rounds=rounds))
+
+
+def fresh_process_run(side: int, n_inputs: int, rounds: int, repeats: dict) -> dict[str, np.ndarray]:
+    import tempfile  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as folder:
+        out = str(Path(folder) / "samples.npz")
+        call = (f"from sr_harness.calibrate import worker; worker({out!r}, {side}, {n_inputs}, {rounds}, "
+                f"{[repeats[s] for s in SLOWDOWNS]})")
+        subprocess.run([sys.executable, "-c", call], check=True)
+        with np.load(out) as saved:
+            return {k: saved[k] for k in saved.files}
+
+
 def calibrate(*, n_runs: int = 4, rounds: int | None = None, side: int = 75, n_inputs: int = 4,
               replicates: int = 300, load_procs: int | None = None, load_seconds: float = 1800.0,
               progress=print) -> dict:
     """Defaults mirror the default suite's timing: its rounds, 4 inputs of 75 x 75 (its centre crops)."""
-    from sr_harness.models import build_model  # noqa: PLC0415
-
     if n_runs < 3:
         raise ValueError(f"calibrate needs >= 3 runs per condition (baseline, run, re-timing), got {n_runs}")
     rounds = rounds or default_rounds()
     previous = torch.get_num_threads()
     torch.set_num_threads(1)  # as the default suite times
     try:
-        torch.manual_seed(0)
-        reference = build_model("rlfn_ntire_x4").eval()
-        subject = build_model("slimrlfn_x4").eval()
-        gen = torch.Generator().manual_seed(1)
-        inputs = [torch.rand(1, 3, side, side, generator=gen) * 255 for _ in range(n_inputs)]
-        repeats = tune_repeats(subject, inputs)
-        progress(f"calibrate: planted extra matrix products per share: {repeats}")
-        nets = {REF: reference, COPY: reference, SUBJECT: subject,
-                **{planted_name(s): Planted(subject, s, repeats[s]).eval() for s in SLOWDOWNS}}
-        conditions = {}
-        procs = load_procs if load_procs is not None else os.cpu_count() or 2
-        for condition in ("quiet", "load"):
-            started = time.perf_counter()
-            with Load(procs, load_seconds) if condition == "load" else contextlib.nullcontext():
-                runs = [timing_run(nets, inputs, rounds=rounds) for _ in range(n_runs)]
-            progress(f"calibrate: {condition}: {n_runs} runs timed in {time.perf_counter() - started:.0f} s")
-            conditions[condition] = {"measured_slowdown": measured_slowdowns(runs),
-                                     "by_threshold": rates(runs, replicates=replicates)}
+        nets, inputs = _nets_and_inputs(side, n_inputs, None)
+        repeats = tune_repeats(nets[SUBJECT], inputs)
     finally:
         torch.set_num_threads(previous)
-    return {"kind": "sr-harness-calibration", "settings": {
-        "n_runs": n_runs, "rounds": rounds, "inputs": f"{n_inputs} x {side}x{side} LR", "threads": 1,
+    progress(f"calibrate: planted extra matrix products per share: {repeats}")
+    conditions = {}
+    procs = load_procs if load_procs is not None else os.cpu_count() or 2
+    for condition in ("quiet", "load"):
+        started = time.perf_counter()
+        with Load(procs, load_seconds) if condition == "load" else contextlib.nullcontext():
+            runs = [fresh_process_run(side, n_inputs, rounds, repeats) for _ in range(n_runs)]
+        progress(f"calibrate: {condition}: {n_runs} runs timed in {time.perf_counter() - started:.0f} s")
+        conditions[condition] = summarize(runs, replicates)
+    return {"kind": "sr-harness-calibration", "run_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "settings": {
+        "n_runs": n_runs, "runs": "each in a fresh process", "rounds": rounds,
+        "inputs": f"{n_inputs} x {side}x{side} LR", "threads": 1,
         "replicates": replicates, "load": f"{procs} busy processes (bounded to {load_seconds:.0f} s)",
         "models": "reference rlfn_ntire_x4 and its copy; unchanged slimrlfn_x4; planted: slimrlfn_x4 plus 128 x 128 "
                   "matrix products, as many as were measured to cost 5/10/20 % of its time",
         "planted_products": {f"{round(s * 100)}%": v for s, v in repeats.items()},
-        "verdict": "regressed when the ratio grew by more than the threshold and the run's 95% interval lies "
-                   "above the baseline's (compare.speed_verdict)",
+        "verdict": VERDICT,
         "confirm": "a suspected regression is re-timed on an independent run before it counts",
-        "inconclusive": "reference vs copy 95% CI excludes 1 and is off by > threshold / 4"},
+        "inconclusive": INCONCLUSIVE},
         "conditions": conditions}

@@ -16,6 +16,7 @@ from .errors import (
     EXIT_FAILED_ROWS,
     EXIT_INCONCLUSIVE,
     EXIT_REGRESSION,
+    EXIT_SPEED_UNCONFIRMED,
     EXIT_USAGE,
     positive_int,
     run_command,
@@ -155,20 +156,26 @@ def _optional_baseline(path):
 
 
 def cmd_compare(args) -> int:
-    from .compare import compare, format_table, has_regression, is_inconclusive  # noqa: PLC0415
+    from .compare import DEFAULT_SPEED_THRESHOLD, compare, format_table, has_regression, is_inconclusive  # noqa: PLC0415
     from .env import timing_mismatch  # noqa: PLC0415
     from .records import load_record  # noqa: PLC0415
 
     run_rec, base = load_record(args.run), load_record(args.baseline)
-    deltas = compare(run_rec, base, speed_threshold=args.speed_threshold, absolute_gate=args.absolute_gate)
+    threshold = DEFAULT_SPEED_THRESHOLD if args.speed_threshold is None else args.speed_threshold
+    deltas = compare(run_rec, base, speed_threshold=threshold, absolute_gate=args.absolute_gate)
     mismatch = timing_mismatch(run_rec["env"], base["env"])
     print(f"run {run_rec['run_id']} vs baseline {base['run_id']}: "
           + ("absolute times compared (fingerprints match)" if not mismatch
-             else f"absolute times not compared (environment differs: {', '.join(mismatch)}); ratios compared"))
+             else f"absolute times not compared (environment differs: {', '.join(mismatch)}); ratios compared")
+          + f"; speed threshold {threshold:.0%}")
     print(format_table(deltas, only_moved=not args.all))
+    failing = [d for d in deltas if d.failing]
+    if failing and not args.retimed and all(d.metric == "time_ratio" for d in failing):
+        print(f"SPEED REGRESSION TO CONFIRM: {len(failing)} time ratio(s) grew; time once more in a fresh run and "
+              f"compare it with --retimed (.ci/run does): a regression that repeats fails", file=sys.stderr)
+        return EXIT_SPEED_UNCONFIRMED
     if has_regression(deltas):
-        failing = sum(d.failing for d in deltas)
-        print(f"REGRESSION: {failing} check(s) failed; if the change is intended, update the baseline with "
+        print(f"REGRESSION: {len(failing)} check(s) failed; if the change is intended, update the baseline with "
               f"`python -m sr_harness baseline update --from {args.run} --accept 'why'` and say why in the commit",
               file=sys.stderr)
         return EXIT_REGRESSION
@@ -217,16 +224,34 @@ def cmd_baseline_update(args) -> int:
     return 0
 
 
+def _calibration(path: str) -> dict:
+    import json  # noqa: PLC0415
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"{path}: not a readable calibration JSON ({exc}); --replay takes what calibrate wrote") \
+            from None
+    if not isinstance(data, dict) or data.get("kind") != "sr-harness-calibration" or not all(
+            "samples_ms" in c for c in data.get("conditions", {}).values()):
+        raise HarnessError(f"{path}: not a calibration with raw samples (written by calibrate since samples are kept)"
+                           "; run `python -m sr_harness calibrate` once")
+    return data
+
+
 def cmd_calibrate(args) -> int:
     import json  # noqa: PLC0415
 
-    from .calibrate import calibrate  # noqa: PLC0415
+    from .calibrate import calibrate, replay  # noqa: PLC0415
     from .outputs import Destination  # noqa: PLC0415
 
     dest = Destination(Path(args.out), "json", flag="--out", replace=args.force).check()
-    result = calibrate(n_runs=args.runs, rounds=args.rounds, replicates=args.replicates,
-                       load_seconds=args.load_seconds, progress=lambda line: print(line, file=sys.stderr))
-    dest.write_text(json.dumps(result, indent=1) + "\n")
+    if args.replay:
+        result = replay(_calibration(args.replay), replicates=args.replicates)
+    else:
+        result = calibrate(n_runs=args.runs, rounds=args.rounds, replicates=args.replicates or 300,
+                           load_seconds=args.load_seconds, progress=lambda line: print(line, file=sys.stderr))
+    dest.write_text(json.dumps(result, indent=1, separators=(",", ":")) + "\n")
     for condition, data in result["conditions"].items():
         for threshold, kinds in data["by_threshold"].items():
             real, replayed = kinds["real"], kinds["replayed"]
@@ -305,7 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compare", help="regression check of a run against a baseline (exit 1 on regression)")
     p.add_argument("run")
     p.add_argument("--baseline", default=str(DEFAULT_BASELINE))
-    p.add_argument("--speed-threshold", type=float, default=0.10, help="relative slowdown that may fail (0.10 = 10%%)")
+    p.add_argument("--speed-threshold", type=float, default=None,
+                   help="relative slowdown that may fail (default 0.10 = 10%%, the smallest the calibration "
+                        "allows on a shared CPU box: results/calibration.json)")
+    p.add_argument("--retimed", action="store_true",
+                   help="this run re-times a suspected speed regression (exit 6 before): a repeated one fails, exit 1")
     p.add_argument("--absolute-gate", action="store_true",
                    help="also fail on absolute-time slowdowns when the environment fingerprints match")
     p.add_argument("--all", action="store_true", help="list every check, not only what moved")
@@ -338,7 +367,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=positive_int, default=4, help="real timing runs per condition")
     p.add_argument("--rounds", type=positive_int, default=None, help="interleaved rounds per run (default: the "
                    "default suite's)")
-    p.add_argument("--replicates", type=positive_int, default=300, help="replayed comparisons per condition")
+    p.add_argument("--replicates", type=positive_int, default=None,
+                   help="replayed comparisons per condition (default 300, or the replayed calibration's)")
+    p.add_argument("--replay", metavar="CALIBRATION.json", default=None,
+                   help="no timing: re-judge an earlier calibration's raw samples with today's verdict rule")
     p.add_argument("--load-seconds", type=float, default=1800.0, help="upper bound of the background load")
     p.set_defaults(func=cmd_calibrate)
 

@@ -42,3 +42,35 @@ def test_planted_model_returns_the_model_output_and_does_its_extra_products(monk
 def test_too_few_runs_is_refused_before_any_timing():
     with pytest.raises(ValueError, match=">= 3 runs"):
         calibrate(n_runs=2)
+
+
+def test_a_real_run_happens_in_a_fresh_process_and_returns_every_models_samples():
+    from sr_harness.calibrate import fresh_process_run
+
+    samples = fresh_process_run(24, 2, 3, {share: 1 for share in SLOWDOWNS})
+    assert set(samples) == {REF, COPY, SUBJECT, *map(planted_name, SLOWDOWNS)}
+    assert all(v.shape == (3, 2) and (v > 0).all() for v in samples.values())  # rounds x inputs, in ms
+
+
+def test_replay_rejudges_the_recorded_samples_without_timing(tmp_path, capsys):
+    import json
+
+    from sr_harness.calibrate import replay, summarize
+    from sr_harness.cli import main
+
+    rng = np.random.default_rng(3)
+    runs = [fake_run(rng) for _ in range(4)]
+    recorded = {"kind": "sr-harness-calibration", "settings": {"replicates": 30},
+                "conditions": {"quiet": summarize(runs, 30)}}
+    recorded = json.loads(json.dumps(recorded))  # as read back from the file
+    again = replay(recorded)
+    as_recorded = [{k: np.round(v, 4) for k, v in run.items()} for run in runs]  # samples are kept to 0.1 us
+    assert again["conditions"]["quiet"]["by_threshold"] == rates(as_recorded, replicates=30)
+    assert "run-to-run offset" in again["settings"]["verdict"]
+    path = tmp_path / "cal.json"
+    path.write_text(json.dumps(recorded))
+    assert main(["calibrate", "--replay", str(path), "--out", str(tmp_path / "again.json")]) == 0
+    del recorded["conditions"]["quiet"]["samples_ms"]
+    path.write_text(json.dumps(recorded))
+    assert main(["calibrate", "--replay", str(path), "--out", str(tmp_path / "other.json")]) == 2
+    assert "not a calibration with raw samples" in capsys.readouterr().err

@@ -48,16 +48,32 @@ def test_ssim_tolerance_and_exact_counts():
     assert statuses(deltas, "params") == {"changed"} and has_regression(deltas)
 
 
-def test_slowdown_fails_only_beyond_threshold_and_outside_the_run_ci():
+def test_slowdown_fails_only_beyond_threshold_and_when_significant():
     base = record(row(ratio=1.0, low=0.98, high=1.02))
     assert statuses(compare(record(row(ratio=1.2, low=1.17, high=1.23)), base), "time_ratio") == {"regressed"}
-    # +20 % but the run's own CI still contains the baseline ratio: too noisy to call.
+    # +20 % but the run's own CI is so wide that the growth is 1.6 standard errors: too noisy to call.
     assert statuses(compare(record(row(ratio=1.2, low=0.95, high=1.5)), base), "time_ratio") == {"ok"}
-    # Significant but below the threshold.
-    assert statuses(compare(record(row(ratio=1.06, low=1.04, high=1.08)), base), "time_ratio") == {"ok"}
+    # Significant (z ~ 5) but below a threshold of 10 %.
+    tight = record(row(ratio=1.0, low=0.995, high=1.005))
+    assert statuses(compare(record(row(ratio=1.08, low=1.07, high=1.09)), tight, speed_threshold=0.1),
+                    "time_ratio") == {"ok"}
     # Faster is an improvement, never a failure.
     deltas = compare(record(row(ratio=0.7, low=0.68, high=0.72)), base)
     assert statuses(deltas, "time_ratio") == {"improved"} and not has_regression(deltas)
+
+
+def test_speed_threshold_is_3_percent_unless_chosen():
+    base = record(row(ratio=1.0, low=0.99, high=1.01))
+    six = record(row(ratio=1.06, low=1.05, high=1.07))
+    assert statuses(compare(six, base), "time_ratio") == {"regressed"}
+    assert statuses(compare(six, base, speed_threshold=0.10), "time_ratio") == {"ok"}
+
+
+def test_a_run_to_run_offset_is_never_called_on_the_runs_own_intervals():
+    # two runs 3 % apart whose 240-pair intervals are +-0.5 %: z would be 6 on those alone; with the measured
+    # 1 % run-to-run offset on each side it is 1.9, not significant
+    base = record(row(ratio=1.0, low=0.995, high=1.005))
+    assert statuses(compare(record(row(ratio=1.03, low=1.025, high=1.035)), base), "time_ratio") == {"ok"}
 
 
 def test_absolute_times_only_with_matching_fingerprint():
@@ -90,12 +106,36 @@ def test_cli_compare_exits_1_with_a_table_of_what_moved(tmp_path, capsys):
 def test_speed_verdict_uses_both_sides_uncertainty():
     from sr_harness.compare import speed_verdict
 
-    base = {"ratio": 1.0, "low": 0.98, "high": 1.02}
-    assert speed_verdict(base, {"ratio": 1.15, "low": 1.03, "high": 1.3}, 0.1) == "regressed"
-    # +15 %, the run's interval clears the baseline ratio but not the baseline's own interval: not called
-    assert speed_verdict({"ratio": 1.0, "low": 0.9, "high": 1.05}, {"ratio": 1.15, "low": 1.03, "high": 1.3},
-                         0.1) == "ok"
-    assert speed_verdict(base, {"ratio": 0.8, "low": 0.75, "high": 0.85}, 0.1) == "improved"
+    run = {"ratio": 1.08, "low": 1.05, "high": 1.11}
+    # +8 %, z = 0.077 / hypot(0.0102, 0.0142, 0.01, 0.01) = 3.5 against a tight baseline
+    assert speed_verdict({"ratio": 1.0, "low": 0.98, "high": 1.02}, run, 0.03) == "regressed"
+    # the same run against a baseline five times as uncertain: z = 1.3, not called
+    assert speed_verdict({"ratio": 1.0, "low": 0.9, "high": 1.11}, run, 0.03) == "ok"
+    assert speed_verdict({"ratio": 1.0, "low": 0.98, "high": 1.02}, {"ratio": 0.9, "low": 0.88, "high": 0.92},
+                         0.03) == "improved"
+
+
+def test_speed_z_is_the_log_step_over_the_combined_standard_error():
+    import math
+
+    from sr_harness.compare import RUN_OFFSET_SD, speed_z
+
+    base, cur = {"ratio": 1.0, "low": math.exp(-0.0196), "high": math.exp(0.0196)}, {"ratio": math.exp(0.05)}
+    # se 0.01 from the baseline's interval, none from the run's, the run-to-run offset on both sides
+    assert speed_z(base, cur) == pytest.approx(0.05 / math.sqrt(0.01 ** 2 + 2 * RUN_OFFSET_SD ** 2))
+    cur.update(low=math.exp(0.05 - 0.0196), high=math.exp(0.05 + 0.0196))
+    assert speed_z(base, cur) == pytest.approx(0.05 / math.sqrt(2 * 0.01 ** 2 + 2 * RUN_OFFSET_SD ** 2))
+
+
+def test_a_speed_only_regression_asks_for_a_retiming_and_a_repeated_one_fails(tmp_path, capsys):
+    base = write_record(record(row(ratio=1.0, low=0.99, high=1.01)), tmp_path / "b.json")
+    slow = write_record(record(row(ratio=1.15, low=1.14, high=1.16)), tmp_path / "s.json")
+    assert main(["compare", str(slow), "--baseline", str(base)]) == 6
+    assert "--retimed" in capsys.readouterr().err
+    assert main(["compare", str(slow), "--baseline", str(base), "--retimed"]) == 1
+    worse = copy.deepcopy(record(row(ratio=1.15, low=1.14, high=1.16, psnr_y=31.9)))
+    both = write_record(worse, tmp_path / "w.json")
+    assert main(["compare", str(both), "--baseline", str(base)]) == 1  # accuracy failed too: no re-timing helps
 
 
 def test_reference_against_its_own_copy_off_one_makes_speed_inconclusive(tmp_path, capsys):
