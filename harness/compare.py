@@ -3,8 +3,8 @@
 Accuracy: PSNR may drift at most 0.005 dB and SSIM 0.0005; complexity counts must match exactly.
 Speed: absolute times differ between runs on shared machines, so each model's time is a ratio to a reference
 architecture timed in the same run, interleaved. A slowdown is a regression only when the ratio grew by more
-than the threshold AND the growth is significant given both sides' uncertainty (one-sided z-test on the log
-ratio, 1 % level). Absolute medians are compared (informational unless asked) only when the environment
+than the threshold AND the growth is significant given both sides' uncertainty and a run-to-run offset
+(one-sided z-test on the log ratio, 1 % level). Absolute medians are compared (informational unless asked) only when the environment
 fingerprints match.
 """
 
@@ -26,6 +26,7 @@ DEFAULT_SPEED_THRESHOLD = 0.03
 # reports it as run_to_run_sd), twice the within-run standard error. Each side's error gets this much on top.
 RUN_OFFSET_SD = 0.01
 Z_ONE_SIDED_1PCT = 2.326  # significance of a speed change: a 1 % false-alarm rate from sampling noise alone
+Z_TWO_SIDED_1PCT = 2.576  # how far the reference may sit off its own copy before a run is inconclusive
 
 FAILING = ("regressed", "missing", "changed", "failed")
 INCONCLUSIVE = "inconclusive"
@@ -126,8 +127,6 @@ def _speed(key, cur: dict, base: dict, threshold: float) -> list[Delta]:
                   f"{change:+.1%} vs threshold {threshold:.0%}, z {speed_z(bs, cs):+.1f}, {ci}; "
                   f"time / {cs['reference']} time, same run")]
 
-
-Z_TWO_SIDED_1PCT = 2.576
 
 
 def too_noisy(self_speed: dict) -> bool:
