@@ -301,8 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--team", metavar="N[,M...]", help="with --ntire-repo: team ids (as select_model numbers them), "
                    "or 'all'")
     p.add_argument("--fused", action="store_true",
-                   help="a --model or --team network with a fold method (switch_to_deploy, reparameterize, fuse, "
-                        "fuse_model) is also evaluated folded, as a second row <label>_fused")
+                   help="a model with a fold method (switch_to_deploy, reparameterize, fuse, fuse_model: --model and "
+                        "--team networks, the project's unfused form) is also evaluated folded, as a row <label>_fused")
     p.add_argument("--data", action="append", help="dataset folder, or 'embedded' (repeatable)")
     p.add_argument("--weights-dir", default=None, help="folder with official <model>.pth files (or SR_WEIGHTS_DIR)")
     p.add_argument("--device", choices=("cpu", "cuda"), default=None)
@@ -331,8 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("--baseline", default=str(DEFAULT_BASELINE))
     p.add_argument("--speed-threshold", type=float, default=None,
-                   help="relative slowdown that may fail (default 0.10 = 10%%, the smallest the calibration "
-                        "allows on a shared CPU box: results/calibration.json)")
+                   help="relative slowdown that may fail (default 0.03 = 3%%; its measured error rates are in "
+                        "results/calibration.json)")
     p.add_argument("--retimed", action="store_true",
                    help="this run re-times a suspected speed regression (exit 6 before): a repeated one fails, exit 1")
     p.add_argument("--absolute-gate", action="store_true",

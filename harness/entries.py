@@ -81,7 +81,7 @@ class RunConfig:
     description: str = ""
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     max_pixels: int | None = None  # per-image pixel limit (None = harness.data.DEFAULT_MAX_PIXELS)
-    fused_rows: bool = False  # --fused: foreign models with a fold method also evaluated folded (<label>_fused)
+    fused_rows: bool = False  # --fused: models that fold cleanly also evaluated folded (<label>_fused)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
