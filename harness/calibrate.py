@@ -27,7 +27,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .compare import DEFAULT_SPEED_THRESHOLD, speed_verdict, too_noisy
+from .compare import (
+    DEFAULT_SPEED_THRESHOLD,
+    RUN_OFFSET_SD,
+    Z_ONE_SIDED_1PCT,
+    Z_TWO_SIDED_1PCT,
+    speed_verdict,
+    too_noisy,
+)
 from .timing import speed_ratio
 
 SLOWDOWNS = (0.05, 0.10, 0.20)
@@ -167,10 +174,11 @@ def replay(calibration: dict, *, replicates: int | None = None) -> dict:
     return {**calibration, "settings": settings, "conditions": conditions}
 
 
-INCONCLUSIVE = "reference vs copy 95% CI excludes 1 and is off by more than 2.576 x the 1 % run-to-run offset"
-VERDICT = ("regressed when the ratio grew by more than the threshold and ln(ratio) grew by more than 2.326 "
-           "standard errors of the difference: both sides' intervals and a 1 % run-to-run offset each "
-           "(compare.speed_verdict)")
+INCONCLUSIVE = (f"reference vs copy 95% CI excludes 1 and is off by more than {Z_TWO_SIDED_1PCT} x the "
+                f"{RUN_OFFSET_SD * 100:g} % run-to-run offset")
+VERDICT = (f"regressed when the ratio grew by more than the threshold and ln(ratio) grew by more than "
+           f"{Z_ONE_SIDED_1PCT} standard errors of the difference: both sides' intervals and a {RUN_OFFSET_SD * 100:g} % "
+           "run-to-run offset each (compare.speed_verdict)")
 
 
 def run_to_run_sd(runs: list[dict]) -> dict:

@@ -81,9 +81,9 @@ class RLFNNet(nn.Module):
     @property
     def deploy(self) -> bool:
         """No re-parameterizable conv left (the RepVGG convention the fusion audit reads)."""
-        from .reparam import RepConv3x3  # noqa: PLC0415
+        from .transforms import is_unfused  # noqa: PLC0415
 
-        return not any(isinstance(m, RepConv3x3) for m in self.modules())
+        return not is_unfused(self)
 
     @torch.no_grad()
     def reparameterize(self) -> None:
