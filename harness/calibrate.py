@@ -4,7 +4,8 @@ Real runs: the speed reference, an identical copy of it, an unchanged model and 
 slowdowns (extra matrix products measured to cost 5, 10 and 20 % of the time) are timed
 interleaved, exactly as a run's timing does, each run in a fresh process (as a baseline and a later CI run are),
 several times on a quiet machine and several times with a declared background CPU load (busy processes the
-command starts and stops itself, bounded in time).
+command starts and stops itself, bounded in time). Like the default suite, one thread: the gate's ratios are of
+thread CPU time; the same forwards' wall-clock samples are judged alike and kept beside them for comparison.
 
 Verdicts: each (baseline run, current run) pair is judged by ``compare.speed_verdict`` at each threshold; a
 suspected regression is declared only when a re-timing (a third, independent run) confirms it, and a pair whose
@@ -29,13 +30,14 @@ import torch
 
 from .compare import (
     DEFAULT_SPEED_THRESHOLD,
+    COPY_OFFSET_SD,
     RUN_OFFSET_SD,
     Z_ONE_SIDED_1PCT,
     Z_TWO_SIDED_1PCT,
     speed_verdict,
     too_noisy,
 )
-from .timing import speed_ratio
+from .timing import THREAD_CPU_CLOCK, WALL_CLOCK, speed_ratio
 
 SLOWDOWNS = (0.05, 0.10, 0.20)
 THRESHOLDS = (DEFAULT_SPEED_THRESHOLD, 0.05, 0.10)
@@ -61,26 +63,46 @@ class Planted(torch.nn.Module):
 
 
 def tune_repeats(model, inputs: list, shares=SLOWDOWNS, *, rounds: int = 9) -> dict[float, int]:
-    """Per share, the number of extra matrix products that costs that share of the model's time, measured here
-    (the model and 100 products timed interleaved, as a run times)."""
+    """Per share, the number of extra matrix products that costs that share of the model's time, measured here:
+    first from the cost of 100 products alone, then corrected once by timing each planted model against the
+    model (products right after a forward cost more than alone: the first estimate planted 4.4 % for 5 %)."""
     from sr_harness.protocols.runtime import measure_interleaved  # noqa: PLC0415
 
     probe = Planted(torch.nn.Identity(), 0.0, 100)
     timed = measure_interleaved({"model": model, "probe": probe}, inputs, device="cpu", warmup=1, rounds=rounds)
-    per_product = timed["probe"].median_ms / probe.repeats
-    return {share: max(1, round(share * timed["model"].median_ms / per_product)) for share in shares}
+    per_product = float(np.median(_samples(timed["probe"]))) / probe.repeats
+    model_ms = float(np.median(_samples(timed["model"])))
+    repeats = {share: max(1, round(share * model_ms / per_product)) for share in shares}
+    planted = {share: Planted(model, share, n).eval() for share, n in repeats.items()}
+    timed = measure_interleaved({"model": model} | planted, inputs, device="cpu", warmup=1, rounds=rounds)
+    base = _samples(timed["model"])
+    # Extra time per product, pooled over the three plants (paired with the model's samples: same input, same
+    # round); the largest plant, the most precisely measured share, weighs most.
+    extra_ms = sum(float(np.median(_samples(timed[share]) / base) - 1.0) * float(np.median(base)) for share in shares)
+    per_product = extra_ms / sum(repeats.values())
+    if per_product <= 0:
+        return repeats
+    return {share: max(1, round(share * float(np.median(base)) / per_product)) for share in shares}
+
+
+def _samples(result) -> np.ndarray:
+    """On the clock the gate uses: thread CPU time when it was recorded (one thread), else the wall."""
+    return np.asarray(result.cpu_samples_ms or result.samples_ms)
 
 
 def planted_name(share: float) -> str:
     return f"slowed_{round(share * 100)}pct"
 
 
-def timing_run(nets: dict, inputs: list, *, rounds: int) -> dict[str, np.ndarray]:
-    """One interleaved timing of every net: samples as rounds x inputs arrays (ms)."""
+def timing_run(nets: dict, inputs: list, *, rounds: int) -> dict[str, dict[str, np.ndarray]]:
+    """One interleaved timing of every net: per clock, samples as rounds x inputs arrays (ms)."""
     from sr_harness.protocols.runtime import measure_interleaved  # noqa: PLC0415
 
     results = measure_interleaved(nets, inputs, device="cpu", warmup=1, rounds=rounds)
-    return {k: np.asarray(r.samples_ms).reshape(rounds, len(inputs)) for k, r in results.items()}
+    shaped = {WALL_CLOCK: {k: r.samples_ms for k, r in results.items()},
+              THREAD_CPU_CLOCK: {k: r.cpu_samples_ms for k, r in results.items()}}
+    return {clock: {k: np.asarray(v).reshape(rounds, len(inputs)) for k, v in by_name.items()}
+            for clock, by_name in shaped.items() if all(by_name.values())}
 
 
 class Load:
@@ -162,20 +184,32 @@ def summarize(runs: list[dict], replicates: int) -> dict:
             "samples_ms": [{k: np.round(v, 4).tolist() for k, v in run.items()} for run in runs]}
 
 
+def by_clock(gate_runs: list[dict], wall_runs: list[dict] | None, replicates: int) -> dict:
+    """A condition's summary on the gate's clock, with the wall clock's beside it when recorded."""
+    summary = summarize(gate_runs, replicates)
+    if wall_runs is not None:
+        summary["wall_clock"] = summarize(wall_runs, replicates)
+    return summary
+
+
+def _arrays(runs: list[dict]) -> list[dict]:
+    return [{k: np.asarray(v, dtype=float) for k, v in run.items()} for run in runs]
+
+
 def replay(calibration: dict, *, replicates: int | None = None) -> dict:
     """The calibration re-judged by today's verdict rule on its recorded raw samples (no timing)."""
     replicates = replicates or calibration["settings"]["replicates"]
     conditions = {}
     for condition, data in calibration["conditions"].items():
-        runs = [{k: np.asarray(v, dtype=float) for k, v in run.items()} for run in data["samples_ms"]]
-        conditions[condition] = summarize(runs, replicates)
+        wall = data.get("wall_clock", {}).get("samples_ms")
+        conditions[condition] = by_clock(_arrays(data["samples_ms"]), wall and _arrays(wall), replicates)
     settings = {**calibration["settings"], "replicates": replicates, "verdict": VERDICT, "inconclusive": INCONCLUSIVE,
                 "replayed_from": calibration.get("run_utc", "an earlier calibration")}
     return {**calibration, "settings": settings, "conditions": conditions}
 
 
-INCONCLUSIVE = (f"reference vs copy 95% CI excludes 1 and is off by more than {Z_TWO_SIDED_1PCT} x the "
-                f"{RUN_OFFSET_SD * 100:g} % run-to-run offset")
+INCONCLUSIVE = (f"reference vs copy 95% CI excludes 1 and is off by more than {Z_TWO_SIDED_1PCT} x its "
+                f"{COPY_OFFSET_SD * 100:g} % run-to-run offset")
 VERDICT = (f"regressed when the ratio grew by more than the threshold and ln(ratio) grew by more than "
            f"{Z_ONE_SIDED_1PCT} standard errors of the difference: both sides' intervals and a {RUN_OFFSET_SD * 100:g} % "
            "run-to-run offset each (compare.speed_verdict)")
@@ -183,7 +217,7 @@ VERDICT = (f"regressed when the ratio grew by more than the threshold and ln(rat
 
 def run_to_run_sd(runs: list[dict]) -> dict:
     """Standard deviation across runs of ln(median paired ratio) to the reference: the offset between runs that
-    one run's interval does not show (compare.RUN_OFFSET_SD assumes 1 %)."""
+    one run's interval does not show (compare.RUN_OFFSET_SD is the value pooled over calibrations)."""
     def sd(name):
         return float(np.std([np.log(np.median(r[name] / r[REF])) for r in runs], ddof=1))
     return {"unchanged": sd(SUBJECT), "reference_copy": sd(COPY)}
@@ -214,10 +248,11 @@ def worker(out: str, side: int, n_inputs: int, rounds: int, repeats: list[int]) 
     """One real run in this (fresh) process, one thread, as the default suite times; samples saved to ``out``."""
     torch.set_num_threads(1)
     nets, inputs = _nets_and_inputs(side, n_inputs, dict(zip(SLOWDOWNS, repeats)))
-    np.savez(out, **timing_run(nets, inputs, rounds=rounds))
+    timed = timing_run(nets, inputs, rounds=rounds)
+    np.savez(out, **{f"{clock}|{name}": v for clock, by_name in timed.items() for name, v in by_name.items()})
 
 
-def fresh_process_run(side: int, n_inputs: int, rounds: int, repeats: dict) -> dict[str, np.ndarray]:
+def fresh_process_run(side: int, n_inputs: int, rounds: int, repeats: dict) -> dict[str, dict[str, np.ndarray]]:
     import tempfile  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory() as folder:
@@ -226,7 +261,11 @@ def fresh_process_run(side: int, n_inputs: int, rounds: int, repeats: dict) -> d
                 f"{[repeats[s] for s in SLOWDOWNS]})")
         subprocess.run([sys.executable, "-c", call], check=True)
         with np.load(out) as saved:
-            return {k: saved[k] for k in saved.files}
+            timed: dict[str, dict[str, np.ndarray]] = {}
+            for key in saved.files:
+                clock, name = key.split("|")
+                timed.setdefault(clock, {})[name] = saved[key]
+            return timed
 
 
 def calibrate(*, n_runs: int = 4, rounds: int | None = None, side: int = 75, n_inputs: int = 4,
@@ -251,11 +290,13 @@ def calibrate(*, n_runs: int = 4, rounds: int | None = None, side: int = 75, n_i
         with Load(procs, load_seconds) if condition == "load" else contextlib.nullcontext():
             runs = [fresh_process_run(side, n_inputs, rounds, repeats) for _ in range(n_runs)]
         progress(f"calibrate: {condition}: {n_runs} runs timed in {time.perf_counter() - started:.0f} s")
-        conditions[condition] = summarize(runs, replicates)
+        conditions[condition] = by_clock([run[THREAD_CPU_CLOCK] for run in runs], [run[WALL_CLOCK] for run in runs],
+                                         replicates)
     return {"kind": "sr-harness-calibration", "run_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "settings": {
         "n_runs": n_runs, "runs": "each in a fresh process", "rounds": rounds,
-        "inputs": f"{n_inputs} x {side}x{side} LR", "threads": 1,
+        "inputs": f"{n_inputs} x {side}x{side} LR", "threads": 1, "clock": THREAD_CPU_CLOCK,
+        "wall_clock": "the same forwards on the wall clock, judged alike, for comparison",
         "replicates": replicates, "load": f"{procs} busy processes (bounded to {load_seconds:.0f} s)",
         "models": "reference rlfn_ntire_x4 and its copy; unchanged slimrlfn_x4; planted: slimrlfn_x4 plus 128 x 128 "
                   "matrix products, as many as were measured to cost 5/10/20 % of its time",

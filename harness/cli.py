@@ -252,17 +252,24 @@ def cmd_calibrate(args) -> int:
         result = calibrate(n_runs=args.runs, rounds=args.rounds, replicates=args.replicates or 300,
                            load_seconds=args.load_seconds, progress=lambda line: print(line, file=sys.stderr))
     dest.write_text(json.dumps(result, indent=1, separators=(",", ":")) + "\n")
+    clock = result["settings"].get("clock", "wall")
     for condition, data in result["conditions"].items():
-        for threshold, kinds in data["by_threshold"].items():
-            real, replayed = kinds["real"], kinds["replayed"]
-            detect = ", ".join(f"{k} {v['rate']:.0%}" if v["rate"] is not None else f"{k} n/a"
-                               for k, v in replayed["detection_rate"].items())
-            fa = replayed["false_alarm_rate"]
-            print(f"{condition:<5} threshold {float(threshold):.0%}: false alarms {fa['regressed']}/{fa['conclusive']}"
-                  f" replayed, {real['false_alarm_rate']['regressed']}/{real['false_alarm_rate']['conclusive']} "
-                  f"real; detection {detect} (replayed)")
+        _print_rates(f"{condition} ({clock})", data)
+        if "wall_clock" in data:
+            _print_rates(f"{condition} (wall)", data["wall_clock"])
     print(f"wrote {dest.path}")
     return 0
+
+
+def _print_rates(label: str, data: dict) -> None:
+    for threshold, kinds in data["by_threshold"].items():
+        real, replayed = kinds["real"], kinds["replayed"]
+        detect = ", ".join(f"{k} {v['rate']:.0%}" if v["rate"] is not None else f"{k} n/a"
+                           for k, v in replayed["detection_rate"].items())
+        fa = replayed["false_alarm_rate"]
+        print(f"{label} threshold {float(threshold):.0%}: false alarms {fa['regressed']}/{fa['conclusive']} replayed, "
+              f"{real['false_alarm_rate']['regressed']}/{real['false_alarm_rate']['conclusive']} real; "
+              f"detection {detect} (replayed)")
 
 
 def build_parser() -> argparse.ArgumentParser:

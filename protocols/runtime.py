@@ -2,7 +2,8 @@
 
 Only ``model(x)`` is timed: inputs are already on the device, and copies, quantisation and metrics are
 outside the timer. CUDA: ``torch.cuda.Event`` pairs around the forward, then ``synchronize``. CPU:
-``time.perf_counter`` around the forward under ``inference_mode``, with the thread count recorded. CPU
+``time.perf_counter`` around the forward under ``inference_mode``, with the thread count recorded (and, on one
+thread in steady mode, the thread's CPU time per sample too). CPU
 timings are CPU timings and never NTIRE GPU runtime.
 
 Modes:
@@ -56,6 +57,9 @@ class RuntimeResult:
     cold: bool | None = None  # ntire mode: the first sample is the model's first forward on this device
     memory_mib: float | None = None  # CUDA: torch.cuda.max_memory_allocated after the pass (never reset)
     source: str = ""  # where the samples come from (e.g. "quality pass")
+    # CPU, one thread: the forward's CPU time on the timing thread (time.thread_time), sample by sample. Time the
+    # scheduler gave other processes is not in it, so ratios of it stay put under load (see harness.timing).
+    cpu_samples_ms: list[float] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -156,6 +160,7 @@ def measure_interleaved(
     prepared = {name: _prepare_model(fn, half=half) for name, fn in models.items()}
     names = list(prepared)
     samples: dict[str, list[float]] = {n: [] for n in names}
+    cpu_samples: dict[str, list[float]] = {n: [] for n in names}
     index: dict[str, list[int]] = {n: [] for n in names}
     flags = environment_flags(device)
     timer = ForwardTimer(kind)
@@ -172,11 +177,16 @@ def measure_interleaved(
             for i, x in enumerate(timed_inputs):  # all models on one input back to back: paired samples close in time
                 for name in order:
                     samples[name].append(timer.timed(prepared[name], x)[1])
+                    cpu_samples[name].append(timer.cpu_ms)
                     index[name].append(i)
-    return {
+    results = {
         n: _result("steady", kind, samples[n], index[n], warmup=warmup, repeats=rounds, half=half, flags=flags)
         for n in names
     }
+    if kind == "cpu" and torch.get_num_threads() == 1:  # with more threads the work is not all on this one
+        for n in names:
+            results[n].cpu_samples_ms = cpu_samples[n]
+    return results
 
 
 def ntire_pass():
@@ -206,6 +216,7 @@ class ForwardTimer:
 
     def __init__(self, device: str):
         self.kind = _device_kind(device)
+        self.cpu_ms: float | None = None  # CPU: the last forward's CPU time on this thread
         if self.kind == "cuda":
             self.start, self.end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
 
@@ -220,9 +231,11 @@ class ForwardTimer:
             self.end.record()
             torch.cuda.synchronize()
             return out, float(self.start.elapsed_time(self.end))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         out = fn(x)
-        return out, (time.perf_counter() - t0) * 1000.0
+        c1, t1 = time.thread_time(), time.perf_counter()
+        self.cpu_ms = (c1 - c0) * 1000.0
+        return out, (t1 - t0) * 1000.0
 
 
 def _result(mode, kind, samples, index, *, warmup, repeats, half, flags) -> RuntimeResult:

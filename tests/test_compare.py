@@ -64,16 +64,24 @@ def test_slowdown_fails_only_beyond_threshold_and_when_significant():
 
 def test_speed_threshold_is_3_percent_unless_chosen():
     base = record(row(ratio=1.0, low=0.99, high=1.01))
-    six = record(row(ratio=1.06, low=1.05, high=1.07))
-    assert statuses(compare(six, base), "time_ratio") == {"regressed"}
-    assert statuses(compare(six, base, speed_threshold=0.10), "time_ratio") == {"ok"}
+    twelve = record(row(ratio=1.12, low=1.11, high=1.13))
+    assert statuses(compare(twelve, base), "time_ratio") == {"regressed"}
+    assert statuses(compare(twelve, base, speed_threshold=0.15), "time_ratio") == {"ok"}
 
 
 def test_a_run_to_run_offset_is_never_called_on_the_runs_own_intervals():
     # two runs 3 % apart whose 240-pair intervals are +-0.5 %: z would be 6 on those alone; with the measured
-    # 1 % run-to-run offset on each side it is 1.9, not significant
+    # run-to-run offset on each side it is below 2.326, not significant
     base = record(row(ratio=1.0, low=0.995, high=1.005))
     assert statuses(compare(record(row(ratio=1.03, low=1.025, high=1.035)), base), "time_ratio") == {"ok"}
+
+
+def test_ratios_taken_on_different_clocks_are_not_compared():
+    cpu_clock = row(ratio=1.5, low=1.49, high=1.51)
+    cpu_clock["speed"]["clock"] = "thread CPU time"
+    deltas = compare(record(cpu_clock), record(row()))
+    assert statuses(deltas, "time_ratio") == {"not_comparable"}
+    assert "re-measure the baseline" in next(d.note for d in deltas if d.metric == "time_ratio")
 
 
 def test_absolute_times_only_with_matching_fingerprint():
@@ -106,12 +114,12 @@ def test_cli_compare_exits_1_with_a_table_of_what_moved(tmp_path, capsys):
 def test_speed_verdict_uses_both_sides_uncertainty():
     from sr_harness.compare import speed_verdict
 
-    run = {"ratio": 1.08, "low": 1.05, "high": 1.11}
-    # +8 %, z = 0.077 / hypot(0.0102, 0.0142, 0.01, 0.01) = 3.5 against a tight baseline
+    run = {"ratio": 1.15, "low": 1.12, "high": 1.18}
+    # +15 %, z = 0.140 / hypot(0.0102, 0.0133, 0.026, 0.026) = 3.5 against a tight baseline
     assert speed_verdict({"ratio": 1.0, "low": 0.98, "high": 1.02}, run, 0.03) == "regressed"
-    # the same run against a baseline five times as uncertain: z = 1.3, not called
+    # the same run against a baseline five times as uncertain: z = 2.1, not called
     assert speed_verdict({"ratio": 1.0, "low": 0.9, "high": 1.11}, run, 0.03) == "ok"
-    assert speed_verdict({"ratio": 1.0, "low": 0.98, "high": 1.02}, {"ratio": 0.9, "low": 0.88, "high": 0.92},
+    assert speed_verdict({"ratio": 1.0, "low": 0.98, "high": 1.02}, {"ratio": 0.85, "low": 0.83, "high": 0.87},
                          0.03) == "improved"
 
 

@@ -4,6 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 
 from sr_harness.config import ModelEntry, ProtocolConfig, RunConfig
 from sr_harness.data import ImagePair
@@ -51,11 +52,21 @@ def test_record_has_every_section(tmp_path):
     assert slim["runtime"]["mode"] == "steady" and len(slim["runtime"]["samples_ms"]) == 2 * 2
     assert slim["speed"]["reference"] == "rlfn_ntire_x4" and slim["speed"]["low"] <= slim["speed"]["high"]
     assert slim["speed"]["input_hw"] == [24, 24]  # equal-shape crops, capped by the smallest image
+    # torch's default threads (several unless the machine has one core): work off this thread, so the wall clock
+    assert slim["speed"]["clock"] == ("wall" if torch.get_num_threads() > 1 else "thread CPU time")
     assert slim["complexity"]["params"] == 207774 and slim["complexity"]["input_hw"] in ([32, 32], (32, 32))
     assert rows["bicubic"]["runtime"] is None and rows["bicubic"]["metrics"]["psnr_y"] > 0
     assert record["env"]["torch"] and "commit" in record["env"]["git"]
     path = write_record(record, tmp_path / "r.json")
     assert load_record(path)["results"][1]["per_image"][0]["name"] == "img0"
+
+
+def test_one_thread_takes_speed_ratios_on_thread_cpu_time_and_ntire_mode_on_the_wall():
+    steady = run(config(ModelEntry("slimrlfn_x4"), threads=1), datasets=[TinySet([(24, 24)])])["results"][0]
+    ntire = run(config(ModelEntry("slimrlfn_x4"), threads=1, runtime_mode="ntire"),
+                datasets=[TinySet([(24, 24)])])["results"][0]
+    assert steady["speed"]["clock"] == "thread CPU time" and len(steady["runtime"]["cpu_samples_ms"]) == 2
+    assert ntire["speed"]["clock"] == "wall"  # the organizers time the wall
 
 
 def test_too_small_input_names_the_image():

@@ -101,6 +101,21 @@ def test_interleaved_returns_every_model_with_all_samples():
     assert ratio > 1 and low <= ratio <= high and low > 1
 
 
+def test_one_thread_also_records_the_forwards_thread_cpu_time_which_excludes_waiting():
+    sleeper = ColdStart(cold_calls=10**9, cold_s=0.02)  # waits without using the CPU, as when descheduled
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = measure_interleaved({"sleeper": sleeper}, INPUTS, device="cpu", warmup=0, rounds=2)["sleeper"]
+        torch.set_num_threads(2)
+        two = measure_interleaved({"sleeper": sleeper}, INPUTS, device="cpu", warmup=0, rounds=2)["sleeper"]
+    finally:
+        torch.set_num_threads(previous)
+    assert len(one.cpu_samples_ms) == len(one.samples_ms) == 2 * len(INPUTS)
+    assert min(one.samples_ms) >= 20.0 and max(one.cpu_samples_ms) < 10.0
+    assert two.cpu_samples_ms == []  # other threads' work would be missing from this thread's clock
+
+
 def test_bootstrap_and_ratio_ci():
     rng = np.random.default_rng(0)
     base = rng.normal(10.0, 0.2, 200)
