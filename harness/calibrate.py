@@ -37,7 +37,8 @@ from .compare import (
     speed_verdict,
     too_noisy,
 )
-from .timing import THREAD_CPU_CLOCK, WALL_CLOCK, speed_ratio
+from .records import THREAD_CPU_CLOCK, WALL_CLOCK
+from .timing import ratio_clock, samples_on, speed_ratio
 
 SLOWDOWNS = (0.05, 0.10, 0.20)
 THRESHOLDS = (DEFAULT_SPEED_THRESHOLD, 0.05, 0.10)
@@ -68,26 +69,25 @@ def tune_repeats(model, inputs: list, shares=SLOWDOWNS, *, rounds: int = 9) -> d
     model (products right after a forward cost more than alone: the first estimate planted 4.4 % for 5 %)."""
     from sr_harness.protocols.runtime import measure_interleaved  # noqa: PLC0415
 
+    def timed(nets):  # samples on the clock the gate uses, per net
+        results = measure_interleaved(nets, inputs, device="cpu", warmup=1, rounds=rounds)
+        clock = ratio_clock(results.values())
+        return {k: np.asarray(samples_on(r, clock)) for k, r in results.items()}
+
     probe = Planted(torch.nn.Identity(), 0.0, 100)
-    timed = measure_interleaved({"model": model, "probe": probe}, inputs, device="cpu", warmup=1, rounds=rounds)
-    per_product = float(np.median(_samples(timed["probe"]))) / probe.repeats
-    model_ms = float(np.median(_samples(timed["model"])))
+    first = timed({"model": model, "probe": probe})
+    per_product = float(np.median(first["probe"])) / probe.repeats
+    model_ms = float(np.median(first["model"]))
     repeats = {share: max(1, round(share * model_ms / per_product)) for share in shares}
-    planted = {share: Planted(model, share, n).eval() for share, n in repeats.items()}
-    timed = measure_interleaved({"model": model} | planted, inputs, device="cpu", warmup=1, rounds=rounds)
-    base = _samples(timed["model"])
+    second = timed({"model": model} | {share: Planted(model, share, n).eval() for share, n in repeats.items()})
+    base, model_ms = second["model"], float(np.median(second["model"]))
     # Extra time per product, pooled over the three plants (paired with the model's samples: same input, same
     # round); the largest plant, the most precisely measured share, weighs most.
-    extra_ms = sum(float(np.median(_samples(timed[share]) / base) - 1.0) * float(np.median(base)) for share in shares)
+    extra_ms = sum(float(np.median(second[share] / base) - 1.0) * model_ms for share in shares)
     per_product = extra_ms / sum(repeats.values())
     if per_product <= 0:
         return repeats
-    return {share: max(1, round(share * float(np.median(base)) / per_product)) for share in shares}
-
-
-def _samples(result) -> np.ndarray:
-    """On the clock the gate uses: thread CPU time when it was recorded (one thread), else the wall."""
-    return np.asarray(result.cpu_samples_ms or result.samples_ms)
+    return {share: max(1, round(share * model_ms / per_product)) for share in shares}
 
 
 def planted_name(share: float) -> str:
@@ -99,10 +99,9 @@ def timing_run(nets: dict, inputs: list, *, rounds: int) -> dict[str, dict[str, 
     from sr_harness.protocols.runtime import measure_interleaved  # noqa: PLC0415
 
     results = measure_interleaved(nets, inputs, device="cpu", warmup=1, rounds=rounds)
-    shaped = {WALL_CLOCK: {k: r.samples_ms for k, r in results.items()},
-              THREAD_CPU_CLOCK: {k: r.cpu_samples_ms for k, r in results.items()}}
-    return {clock: {k: np.asarray(v).reshape(rounds, len(inputs)) for k, v in by_name.items()}
-            for clock, by_name in shaped.items() if all(by_name.values())}
+    clocks = dict.fromkeys((WALL_CLOCK, ratio_clock(results.values())))
+    return {clock: {k: np.asarray(samples_on(r, clock)).reshape(rounds, len(inputs)) for k, r in results.items()}
+            for clock in clocks}
 
 
 class Load:

@@ -244,6 +244,7 @@ def cmd_calibrate(args) -> int:
 
     from .calibrate import calibrate, replay  # noqa: PLC0415
     from .outputs import Destination  # noqa: PLC0415
+    from .records import WALL_CLOCK  # noqa: PLC0415
 
     dest = Destination(Path(args.out), "json", flag="--out", replace=args.force).check()
     if args.replay:
@@ -252,7 +253,7 @@ def cmd_calibrate(args) -> int:
         result = calibrate(n_runs=args.runs, rounds=args.rounds, replicates=args.replicates or 300,
                            load_seconds=args.load_seconds, progress=lambda line: print(line, file=sys.stderr))
     dest.write_text(json.dumps(result, indent=1, separators=(",", ":")) + "\n")
-    clock = result["settings"].get("clock", "wall")
+    clock = result["settings"].get("clock", WALL_CLOCK)  # calibrations before the clock was kept timed the wall
     for condition, data in result["conditions"].items():
         _print_rates(f"{condition} ({clock})", data)
         if "wall_clock" in data:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from . import metrics
 from .env import timing_mismatch
-from .records import result_key
+from .records import result_key, speed_clock
 
 GATED_QUALITY = tuple(m for m in metrics.of_kind("quality") if m.tolerance is not None)
 # Smallest slowdown that may fail; its error rates are measured by `calibrate` (results/calibration.json).
@@ -125,10 +125,10 @@ def _speed(key, cur: dict, base: dict, threshold: float) -> list[Delta]:
     if bs["reference"] != cs["reference"] or bs.get("input_hw") != cs.get("input_hw"):
         return [Delta(*key, "time_ratio", bs["ratio"], cs["ratio"], "not_comparable",
                       "different speed reference or timing input size")]
-    if bs.get("clock", "wall") != cs.get("clock", "wall"):
+    if speed_clock(bs) != speed_clock(cs):
         return [Delta(*key, "time_ratio", bs["ratio"], cs["ratio"], "not_comparable",
-                      f"ratio taken on the {bs.get('clock', 'wall')} clock in the baseline and the "
-                      f"{cs.get('clock', 'wall')} clock in the run: re-measure the baseline")]
+                      f"ratio taken on the {speed_clock(bs)} clock in the baseline and the "
+                      f"{speed_clock(cs)} clock in the run: re-measure the baseline")]
     change = cs["ratio"] / bs["ratio"] - 1.0
     ci = f"run CI [{cs['low']:.3f}, {cs['high']:.3f}], baseline CI [{bs.get('low', bs['ratio']):.3f}, " \
          f"{bs.get('high', bs['ratio']):.3f}]"

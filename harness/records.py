@@ -183,6 +183,14 @@ def load_record(path: str | os.PathLike) -> dict:
     return validate_record(_decode(data), path)
 
 
+# The clock a speed ratio was taken on (harness.timing chooses it); records written before it was kept timed the wall.
+WALL_CLOCK, THREAD_CPU_CLOCK = "wall", "thread CPU time"
+
+
+def speed_clock(speed: dict) -> str:
+    return speed.get("clock", WALL_CLOCK)
+
+
 def result_key(result: dict) -> tuple[str, str]:
     """A result row is identified by (model label, dataset name)."""
     return result["model"], result["dataset"]

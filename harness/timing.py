@@ -8,12 +8,9 @@ import statistics
 import torch
 
 from .config import RunConfig
+from .records import THREAD_CPU_CLOCK, WALL_CLOCK
 
 REFERENCE_KEY = "__speed_reference__"
-# Which clock a speed ratio was taken on. On CPU with one thread the ratio is of the forwards' thread CPU time:
-# with 2 busy processes beside it a wall-clock paired ratio spread 6x wider (interquartile 0.70 vs 0.12 in ln,
-# 40 pairs) as the scheduler handed the core away mid-forward; quiet the two clocks agree to 0.1 %.
-WALL_CLOCK, THREAD_CPU_CLOCK = "wall", "thread CPU time"
 
 
 def centre_crops(tensors: list[torch.Tensor], side: int) -> list[torch.Tensor]:
@@ -37,9 +34,9 @@ def time_models(models: dict[str, torch.nn.Module], full_inputs, cfg: RunConfig,
     interleaved = measure_interleaved(scaled, crops, device=cfg.device, warmup=p.warmup, rounds=p.rounds,
                                       half=p.half, progress=progress)
     ref = interleaved[REFERENCE_KEY]
-    clock = THREAD_CPU_CLOCK if all(r.cpu_samples_ms for r in interleaved.values()) else WALL_CLOCK
-    speed = {key: dict(speed_ratio(*ratio_samples(res, ref, clock)), reference=p.speed_reference, clock=clock,
-                       median_ms=res.median_ms, reference_median_ms=ref.median_ms,
+    clock = ratio_clock(interleaved.values())
+    speed = {key: dict(speed_ratio(samples_on(res, clock), samples_on(ref, clock)), reference=p.speed_reference,
+                       clock=clock, median_ms=res.median_ms, reference_median_ms=ref.median_ms,
                        input_hw=list(crops[0].shape[-2:]), n_inputs=len(crops), rounds=p.rounds)
              for key, res in interleaved.items()}
     runtime = {k: r.to_dict() for k, r in interleaved.items()}
@@ -58,19 +55,23 @@ def ntire_timing(samples: dict[str, list[float]], reference_key: str, cfg: RunCo
     runtime = {k: ntire_result(v, device=cfg.device, cold=cold, memory_mib=memory_mib, follows_cold_set=not cold)
                .to_dict() for k, v in samples.items()}
     ref = samples[reference_key]
-    speed = {k: dict(speed_ratio(v, ref), reference=cfg.protocol.speed_reference, clock=WALL_CLOCK, median_ms=runtime[k]["median_ms"],
-                     reference_median_ms=runtime[reference_key]["median_ms"], input_hw=None, n_inputs=len(v),
+    speed = {k: dict(speed_ratio(v, ref), reference=cfg.protocol.speed_reference, clock=WALL_CLOCK,
+                     median_ms=runtime[k]["median_ms"], reference_median_ms=runtime[reference_key]["median_ms"], input_hw=None, n_inputs=len(v),
                      rounds=1) for k, v in samples.items()}
     timing_input = {"kind": "full LR images, timed in the quality pass in dataset order (NTIRE protocol)",
                     "hw": None, "n": len(ref), "cold": cold}
     return runtime, speed, timing_input
 
 
-def ratio_samples(result, reference, clock: str) -> tuple[list[float], list[float]]:
-    """The two sample lists a speed ratio pairs, on ``clock``."""
-    if clock == THREAD_CPU_CLOCK:
-        return result.cpu_samples_ms, reference.cpu_samples_ms
-    return result.samples_ms, reference.samples_ms
+def ratio_clock(results) -> str:
+    """The clock speed ratios are taken on. On CPU with one thread, the forwards' thread CPU time: with 2 busy
+    processes beside it a wall-clock paired ratio spread 6x wider (interquartile 0.70 vs 0.12 in ln, 40 pairs) as
+    the scheduler handed the core away mid-forward; quiet the two clocks agree to 0.1 %."""
+    return THREAD_CPU_CLOCK if all(r.cpu_samples_ms for r in results) else WALL_CLOCK
+
+
+def samples_on(result, clock: str) -> list[float]:
+    return result.cpu_samples_ms if clock == THREAD_CPU_CLOCK else result.samples_ms
 
 
 def speed_ratio(samples_ms, reference_ms) -> dict:
