@@ -1,4 +1,5 @@
-"""Command line: `python -m sr_harness {list, eval, compare, report, baseline}` (+ train/prune/fuse from the trainer).
+"""Command line: `python -m sr_harness {list, eval, compare, report, baseline}` (+ calibrate, and train/prune/fuse
+from the trainer).
 
 Every failure is one line on stderr and an exit code (harness.errors); --debug shows the traceback instead.
 Nothing heavy (torch) is imported before a command runs, so --help, --version and list start fast.
@@ -120,6 +121,7 @@ def cmd_eval(args) -> int:
     cfg = build_config(args.suite, models=_csv(args.models) if args.models else None, data=args.data or None,
                        weights_dir=args.weights_dir, device=args.device, runtime_mode=args.runtime_mode,
                        rounds=args.rounds, warmup=args.warmup, timing_size=args.timing_size, threads=args.threads,
+                       timing_processes=args.timing_processes,
                        names=args.name.split(",") if getattr(args, "name", None) is not None else None,
                        extra_metrics=args.metric, max_pixels=args.max_pixels,
                        external=getattr(args, "external", None), ntire_repo=args.ntire_repo,
@@ -224,55 +226,6 @@ def cmd_baseline_update(args) -> int:
     return 0
 
 
-def _calibration(path: str) -> dict:
-    import json  # noqa: PLC0415
-
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise HarnessError(f"{path}: not a readable calibration JSON ({exc}); --replay takes what calibrate wrote") \
-            from None
-    if not isinstance(data, dict) or data.get("kind") != "sr-harness-calibration" or not all(
-            "samples_ms" in c for c in data.get("conditions", {}).values()):
-        raise HarnessError(f"{path}: not a calibration with raw samples (written by calibrate since samples are kept)"
-                           "; run `python -m sr_harness calibrate` once")
-    return data
-
-
-def cmd_calibrate(args) -> int:
-    import json  # noqa: PLC0415
-
-    from .calibrate import calibrate, replay  # noqa: PLC0415
-    from .outputs import Destination  # noqa: PLC0415
-    from .records import WALL_CLOCK  # noqa: PLC0415
-
-    dest = Destination(Path(args.out), "json", flag="--out", replace=args.force).check()
-    if args.replay:
-        result = replay(_calibration(args.replay), replicates=args.replicates)
-    else:
-        result = calibrate(n_runs=args.runs, rounds=args.rounds, replicates=args.replicates or 300,
-                           load_seconds=args.load_seconds, progress=lambda line: print(line, file=sys.stderr))
-    dest.write_text(json.dumps(result, indent=1, separators=(",", ":")) + "\n")
-    clock = result["settings"].get("clock", WALL_CLOCK)  # calibrations before the clock was kept timed the wall
-    for condition, data in result["conditions"].items():
-        _print_rates(f"{condition} ({clock})", data)
-        if "wall_clock" in data:
-            _print_rates(f"{condition} (wall)", data["wall_clock"])
-    print(f"wrote {dest.path}")
-    return 0
-
-
-def _print_rates(label: str, data: dict) -> None:
-    for threshold, kinds in data["by_threshold"].items():
-        real, replayed = kinds["real"], kinds["replayed"]
-        detect = ", ".join(f"{k} {v['rate']:.0%}" if v["rate"] is not None else f"{k} n/a"
-                           for k, v in replayed["detection_rate"].items())
-        fa = replayed["false_alarm_rate"]
-        print(f"{label} threshold {float(threshold):.0%}: false alarms {fa['regressed']}/{fa['conclusive']} replayed, "
-              f"{real['false_alarm_rate']['regressed']}/{real['false_alarm_rate']['conclusive']} real; "
-              f"detection {detect} (replayed)")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sr-harness", description="Efficient-SR benchmark harness (NTIRE ESR "
                                      "protocol)", epilog=EXIT_CODES_HELP)
@@ -318,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=positive_int, default=None, help="timed rounds per model (steady timing)")
     p.add_argument("--warmup", type=int, default=None, help="untimed rounds per model")
     p.add_argument("--timing-size", type=int, default=None, help="LR side of the steady-timing crops")
+    p.add_argument("--timing-processes", type=positive_int, default=None, metavar="N",
+                   help="split the steady rounds over N fresh processes (default: the suite's; at most --rounds)")
     p.add_argument("--ntire-runs", type=positive_int, default=1, metavar="N",
                    help="NTIRE mode: repeat the whole evaluation in N fresh processes, runtime = mean of the runs "
                    "(the organizers use 5)")
@@ -369,19 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace the baseline even though the record regresses against it; REASON is stored")
     u.set_defaults(func=cmd_baseline_update)
 
-    p = sub.add_parser("calibrate", help="measure the speed gate's false-alarm and detection rates on this machine")
-    p.add_argument("--out", default="results/calibration.json")
-    p.add_argument("--force", action="store_true", help="replace an existing --out calibration")
-    p.add_argument("--runs", type=positive_int, default=4, help="real timing runs per condition")
-    p.add_argument("--rounds", type=positive_int, default=None, help="interleaved rounds per run (default: the "
-                   "default suite's)")
-    p.add_argument("--replicates", type=positive_int, default=None,
-                   help="replayed comparisons per condition (default 300, or the replayed calibration's)")
-    p.add_argument("--replay", metavar="CALIBRATION.json", default=None,
-                   help="no timing: re-judge an earlier calibration's raw samples with today's verdict rule")
-    p.add_argument("--load-seconds", type=float, default=1800.0, help="upper bound of the background load")
-    p.set_defaults(func=cmd_calibrate)
+    from .calibrate_command import add_subcommand  # noqa: PLC0415  (argument definitions only: no torch)
 
+    add_subcommand(sub)
     from .trainer.commands import add_subcommands  # noqa: PLC0415  (argument definitions only: no torch)
 
     add_subcommands(sub)

@@ -22,13 +22,13 @@ from .records import result_key, speed_clock
 GATED_QUALITY = tuple(m for m in metrics.of_kind("quality") if m.tolerance is not None)
 # Smallest slowdown that may fail; its error rates are measured by `calibrate` (results/calibration.json).
 DEFAULT_SPEED_THRESHOLD = 0.03
-# A run's interval covers its own sampling noise only. Between runs in fresh processes an unchanged model's
-# ln(ratio) also moves by an offset of each process, specific to each distinct module (planted models sharing its
-# module move with it; the reference against itself does not): standard deviation pooled over the calibrations
-# 2.6 % (0.96 % over 6 runs; 2.3, 3.5 % quiet and 3.5 % under load over 4 runs each; calibrate reports it as
-# run_to_run_sd). Each side's error gets this much on top.
+# A run's interval covers its own sampling noise only. Each fresh process also lands the ratio of an unchanged
+# model at an offset of its own, specific to each distinct module: SD per process 1.2-3.3 % over four calibrations
+# of 6 and 12 processes, 2.5 % root-mean-square (2.6 % pooled over the single-process calibrations before). Runs split
+# over k fresh processes (protocol.timing_processes) average it: each side's error gets 2.6 % / sqrt(k) on top.
 RUN_OFFSET_SD = 0.026
-# The reference against its own copy (one module) moved 0.4-1.6 % between runs (calibrate: reference_copy).
+# The reference against its own copy (one module, timed half a rotation away) moved 0.2-0.4 % between runs of 6
+# processes (0.4-1.6 % in single-process runs; calibrate: reference_copy).
 COPY_OFFSET_SD = 0.01
 Z_ONE_SIDED_1PCT = 2.326  # significance of a speed change: a 1 % false-alarm rate from sampling noise alone
 Z_TWO_SIDED_1PCT = 2.576  # how far the reference may sit off its own copy before a run is inconclusive
@@ -95,9 +95,15 @@ def log_se(speed: dict) -> float:
     return (math.log(high) - math.log(low)) / 3.92
 
 
+def offset_sd(speed: dict) -> float:
+    """The run-to-run offset left in an entry's ratio: RUN_OFFSET_SD per fresh process it was timed in, averaged
+    over its processes (records before timing processes: one)."""
+    return RUN_OFFSET_SD / math.sqrt(speed.get("processes", 1))
+
+
 def speed_z(base: dict, cur: dict) -> float:
     """The change of ln(ratio) in units of its standard error: both sides' intervals and run-to-run offsets."""
-    se = math.hypot(log_se(base), log_se(cur), RUN_OFFSET_SD, RUN_OFFSET_SD)
+    se = math.hypot(log_se(base), log_se(cur), offset_sd(base), offset_sd(cur))
     step = math.log(cur["ratio"] / base["ratio"])
     return step / se if se > 0 else math.copysign(math.inf, step) if step else 0.0
 

@@ -125,7 +125,7 @@ def missing_weights_message(path: Path, name: str) -> str:
 def build_config(suite_name: str | None = None, *, models: list[str] | None = None, data: list[str] | None = None,
                  weights_dir: str | None = None, device: str | None = None, runtime_mode: str | None = None,
                  rounds: int | None = None, warmup: int | None = None, timing_size: int | None = None,
-                 threads: int | None = None, names: list[str] | None = None,
+                 threads: int | None = None, timing_processes: int | None = None, names: list[str] | None = None,
                  extra_metrics: list[str] | None = None, max_pixels: int | None = None,
                  external: list[dict] | None = None, ntire_repo: str | None = None, teams: list[str] | None = None,
                  fused: bool = False, suites_file: str | os.PathLike = SUITES_FILE) -> RunConfig:
@@ -189,6 +189,10 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
                                        timing_size=timing_size, threads=threads).items() if v is not None}
     if extra_metrics:
         overrides["extra_metrics"] = tuple(dict.fromkeys([*protocol.extra_metrics, *extra_metrics]))
+    if "rounds" in overrides and timing_processes is None:  # fewer rounds than the suite's processes: one each
+        overrides["timing_processes"] = min(protocol.timing_processes, overrides["rounds"])
+    if timing_processes is not None:
+        overrides["timing_processes"] = timing_processes
     protocol = dataclasses.replace(protocol, **overrides)
     device = device or "cpu"
     if device not in ("cpu", "cuda"):

@@ -29,6 +29,8 @@ class ProtocolConfig:
     runtime_mode: str = "steady"  # "steady" (warm-up, repeats, median + CI) or "ntire" (official cold-start mean)
     warmup: int = 1  # untimed passes over the timing inputs per model
     rounds: int = 5  # timed passes over the timing inputs per model (interleaved across models)
+    # steady mode: the rounds split over this many fresh processes, each with its own run-to-run offset
+    timing_processes: int = 1
     timing_size: int = 96  # LR side of the centre crops used for steady timing: equal shapes keep samples comparable
     crop: int | None = None  # border cut before metrics; None = the scale (NTIRE / papers)
     rounded_y: bool = False  # round Y like MATLAB's uint8 rgb2ycbcr
@@ -49,6 +51,9 @@ class ProtocolConfig:
             raise ConfigError(f"runtime_mode must be 'steady' or 'ntire', got {self.runtime_mode!r}")
         if self.warmup < 0 or self.rounds < 1:
             raise ConfigError(f"need warmup >= 0 and rounds >= 1, got warmup={self.warmup} rounds={self.rounds}")
+        if not isinstance(self.timing_processes, int) or not 1 <= self.timing_processes <= self.rounds:
+            raise ConfigError(f"timing_processes must be a whole number from 1 to rounds ({self.rounds}), got "
+                              f"{self.timing_processes!r}")
         if self.timing_size < 15:
             raise ConfigError(f"timing_size must be >= 15 (the models' minimum input), got {self.timing_size}")
 

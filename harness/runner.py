@@ -22,7 +22,7 @@ from .env import fingerprint
 from .loading import LoadedModel, jsonable, load_models
 from .progress import bar, phase
 from .records import RECORD_KIND, SCHEMA_VERSION
-from .timing import REFERENCE_KEY, ntire_average, ntire_timing, scaled_module, time_models
+from .timing import REFERENCE_KEY, ntire_average, ntire_timing, scaled_module, time_models, timing_order
 
 
 class RunError(HarnessError):
@@ -159,6 +159,23 @@ def _row(m: LoadedModel, dataset, done: dict, runtime: dict, speed: dict, timing
             "complexity": complexity.get(m.key), "training": m.training}
 
 
+def timing_nets(cfg: RunConfig, keys: tuple[str, ...]) -> dict:
+    """The run's models ``keys`` (REFERENCE_KEY: the speed reference), built as ``_run`` builds them, ready to
+    time: what each fresh timing process runs."""
+    from sr_harness.models import build_model  # noqa: PLC0415
+
+    loaded, _ = load_models(cfg)
+    modules = {m.key: m.module for m in loaded if m.module is not None}
+    if REFERENCE_KEY in keys:
+        same = next((m.module for m in loaded if m.module is not None and m.name == cfg.protocol.speed_reference),
+                    None)
+        if same is None:
+            torch.manual_seed(0)
+            same = build_model(cfg.protocol.speed_reference).eval()
+        modules[REFERENCE_KEY] = same
+    return {key: scaled_module(modules[key].to(cfg.device)) for key in keys}
+
+
 def run(cfg: RunConfig, *, datasets: list | None = None) -> dict:
     """Run the configured models over the datasets and return the record (not yet written)."""
     if cfg.protocol.threads is not None:
@@ -226,9 +243,13 @@ def _run(cfg: RunConfig, datasets: list | None) -> dict:
                                                         memory_mib=done["memory_mib"])
         elif nets:
             ref_key = REFERENCE_KEY
-            timed = {m.key: m.module for m in nets if m.key not in done["failed"]} | {REFERENCE_KEY: reference}
-            with phase(f"timing (steady, {len(timed)} models interleaved) on {dataset.name}"):
-                runtime, speed, timing_input = time_models(timed, done["inputs"], cfg, progress=bar)
+            rows = {m.key: m.module for m in nets if m.key not in done["failed"]}
+            twin = in_run.key if in_run is not None and in_run.key in rows else None
+            timed = {key: rows.get(key, reference) for key in timing_order(list(rows), twin, REFERENCE_KEY)}
+            where = f", {cfg.protocol.timing_processes} fresh processes" if cfg.protocol.timing_processes > 1 else ""
+            with phase(f"timing (steady, {len(timed)} models interleaved{where}) on {dataset.name}"):
+                runtime, speed, timing_input = time_models(timed, done["inputs"], cfg, progress=bar,
+                                                           rebuild=(timing_nets, (cfg, tuple(timed))))
         if nets:
             ref_runtime[dataset.name] = {"runtime": runtime[ref_key], "speed": speed[ref_key]}
         clock["timing"] += time.perf_counter() - t0

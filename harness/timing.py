@@ -13,6 +13,19 @@ from .records import THREAD_CPU_CLOCK, WALL_CLOCK
 REFERENCE_KEY = "__speed_reference__"
 
 
+def timing_order(keys: list[str], twin: str | None, added: str) -> list[str]:
+    """``keys`` with ``added`` placed half a rotation from ``twin``, the same network under another key (the
+    speed reference and its own row, whose ratio is the run's self-check), so that the interleaved rotation never
+    times one right after the other: a model timed right after one of its own architecture ran ~1.5 % faster
+    (calibrate, when the reference's copy followed it). Without a twin, ``added`` goes last."""
+    if twin is None:
+        return [*keys, added]
+    at = keys.index(twin)
+    order = keys[at:] + keys[:at]
+    order.insert((len(order) + 1) // 2, added)
+    return order
+
+
 def centre_crops(tensors: list[torch.Tensor], side: int) -> list[torch.Tensor]:
     """Equal-shape timing inputs: identical shapes make every timed sample of a model comparable."""
     side = min(side, *(min(t.shape[-2:]) for t in tensors))
@@ -23,25 +36,37 @@ def centre_crops(tensors: list[torch.Tensor], side: int) -> list[torch.Tensor]:
     return crops
 
 
-def time_models(models: dict[str, torch.nn.Module], full_inputs, cfg: RunConfig,
-                progress=None) -> tuple[dict, dict, dict]:
-    """Steady runtime per model and speed ratios to the reference, timed interleaved on equal centre crops."""
+def time_models(models: dict[str, torch.nn.Module], full_inputs, cfg: RunConfig, progress=None, *,
+                rebuild: tuple | None = None) -> tuple[dict, dict, dict]:
+    """Steady runtime per model and speed ratios to the reference, timed interleaved on equal centre crops; with
+    ``protocol.timing_processes`` > 1, in that many fresh processes, each building the same models with
+    ``rebuild`` = (function, args) (harness.process_timing)."""
     from sr_harness.protocols.runtime import measure_interleaved  # noqa: PLC0415
+
+    from .process_timing import measure_in_processes  # noqa: PLC0415
 
     p = cfg.protocol
     crops = centre_crops(full_inputs, p.timing_size)
-    scaled = {k: scaled_module(m) for k, m in models.items()}
-    interleaved = measure_interleaved(scaled, crops, device=cfg.device, warmup=p.warmup, rounds=p.rounds,
-                                      half=p.half, progress=progress)
+    if p.timing_processes > 1:
+        if rebuild is None:
+            raise ValueError("timing in fresh processes needs rebuild=(function, args) that builds the models there")
+        interleaved = measure_in_processes(*rebuild, crops, processes=p.timing_processes, device=cfg.device,
+                                           warmup=p.warmup, rounds=p.rounds, half=p.half, threads=p.threads,
+                                           progress=progress)
+    else:
+        scaled = {k: scaled_module(m) for k, m in models.items()}
+        interleaved = measure_interleaved(scaled, crops, device=cfg.device, warmup=p.warmup, rounds=p.rounds,
+                                          half=p.half, progress=progress)
     ref = interleaved[REFERENCE_KEY]
     clock = ratio_clock(interleaved.values())
     speed = {key: dict(speed_ratio(samples_on(res, clock), samples_on(ref, clock)), reference=p.speed_reference,
                        clock=clock, median_ms=res.median_ms, reference_median_ms=ref.median_ms,
-                       input_hw=list(crops[0].shape[-2:]), n_inputs=len(crops), rounds=p.rounds)
+                       input_hw=list(crops[0].shape[-2:]), n_inputs=len(crops), rounds=p.rounds,
+                       processes=res.processes)
              for key, res in interleaved.items()}
     runtime = {k: r.to_dict() for k, r in interleaved.items()}
     timing_input = {"kind": "centre crops of the LR images, interleaved with the reference",
-                    "hw": list(crops[0].shape[-2:]), "n": len(crops)}
+                    "hw": list(crops[0].shape[-2:]), "n": len(crops), "processes": p.timing_processes}
     return runtime, speed, timing_input
 
 

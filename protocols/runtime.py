@@ -30,7 +30,7 @@ from torch import nn
 from .machine import cpu_model, environment_flags, nvidia_driver  # noqa: F401  (re-exported)
 
 __all__ = ["ForwardTimer", "RuntimeResult", "bootstrap_ci", "environment_flags", "measure_interleaved",
-           "measure_runtime", "ntire_result", "ratio_ci"]
+           "measure_runtime", "merge_results", "ntire_result", "ratio_ci"]
 
 MODES = ("ntire", "steady")
 N_BOOTSTRAP = 2000
@@ -60,6 +60,7 @@ class RuntimeResult:
     # CPU, one thread: the forward's CPU time on the timing thread (time.thread_time), sample by sample. Time the
     # scheduler gave other processes is not in it, so ratios of it stay put under load (see harness.timing).
     cpu_samples_ms: list[float] = field(default_factory=list)
+    processes: int = 1  # fresh processes the samples were taken in (merge_results), the rounds split over them
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -147,9 +148,13 @@ def measure_interleaved(
 
     Each round times every model once on each input, the models back to back per input (paired samples of two
     models are a few forwards apart, not a whole round: quieter ratios on a shared machine); the model order
-    rotates every round to cancel position effects. Use ``ratio_ci`` on two results' ``samples_ms`` for a
-    noise-aware comparison. ``progress`` wraps the rounds (e.g. a tqdm bar): ``progress(iterable, total=...,
-    desc=...)``.
+    rotates every round to cancel position effects. Each model is thus always timed right after the same one (an
+    order drawn afresh per input was no steadier: per-process SD of an unchanged model's ratio 1.9-2.8 % vs
+    1.2-3.0 % rotated); one timed right after a model of its own architecture ran ~1.5 % faster, so a caller
+    keeps two entries of one network apart in ``models``.
+
+    Use ``ratio_ci`` on two results' ``samples_ms`` for a noise-aware comparison. ``progress`` wraps the rounds
+    (e.g. a tqdm bar): ``progress(iterable, total=..., desc=...)``.
     """
     if not models:
         raise ValueError("measure_interleaved needs at least one model")
@@ -187,6 +192,19 @@ def measure_interleaved(
         for n in names:
             results[n].cpu_samples_ms = cpu_samples[n]
     return results
+
+
+def merge_results(parts: Sequence[RuntimeResult]) -> RuntimeResult:
+    """One steady result from the same timing repeated in several processes: samples concatenated in process
+    order (so two models' samples stay paired), statistics recomputed over all of them."""
+    first = parts[0]
+    merged = _result(first.mode, first.device, [s for p in parts for s in p.samples_ms],
+                     [i for p in parts for i in p.input_index], warmup=first.warmup,
+                     repeats=sum(p.repeats for p in parts), half=first.precision == "fp16", flags=first.flags)
+    merged.threads, merged.processes = first.threads, sum(p.processes for p in parts)
+    if all(p.cpu_samples_ms for p in parts):
+        merged.cpu_samples_ms = [s for p in parts for s in p.cpu_samples_ms]
+    return merged
 
 
 def ntire_pass():

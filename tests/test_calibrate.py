@@ -45,14 +45,25 @@ def test_too_few_runs_is_refused_before_any_timing():
         calibrate(n_runs=2)
 
 
-def test_a_real_run_happens_in_a_fresh_process_and_returns_every_models_samples():
-    from sr_harness.calibrate import fresh_process_run
+def test_a_real_run_is_timed_in_fresh_processes_and_returns_every_models_samples():
+    from sr_harness.calibrate import calibration_inputs, real_run
 
-    by_clock = fresh_process_run(24, 2, 3, {share: 1 for share in SLOWDOWNS})
+    by_clock = real_run(calibration_inputs(24, 2), 3, {share: 1 for share in SLOWDOWNS}, processes=2)
     assert set(by_clock) == {"wall", "thread CPU time"}  # one thread: both clocks of the same forwards
     for samples in by_clock.values():
         assert set(samples) == {REF, COPY, SUBJECT, *map(planted_name, SLOWDOWNS)}
         assert all(v.shape == (3, 2) and (v > 0).all() for v in samples.values())  # rounds x inputs, in ms
+
+
+def test_replayed_runs_resample_rounds_inside_each_process():
+    from sr_harness.calibrate import process_blocks, resampled_rounds
+
+    blocks = process_blocks(10, 3)
+    assert blocks == [(0, 4), (4, 7), (7, 10)]  # as split_rounds shares them: 4 + 3 + 3
+    rows = resampled_rounds(np.random.default_rng(5), blocks)
+    # each process keeps its own number of rounds, drawn from its own rounds only (its offset stays in the run)
+    assert [int(((rows >= a) & (rows < b)).sum()) for a, b in blocks] == [4, 3, 3]
+    assert all(a <= r < b for (a, b), part in zip(blocks, np.split(rows, [4, 7])) for r in part)
 
 
 def test_replay_rejudges_the_recorded_samples_without_timing(tmp_path, capsys):

@@ -135,6 +135,22 @@ def test_speed_z_is_the_log_step_over_the_combined_standard_error():
     assert speed_z(base, cur) == pytest.approx(0.05 / math.sqrt(2 * 0.01 ** 2 + 2 * RUN_OFFSET_SD ** 2))
 
 
+def test_the_run_to_run_offset_is_averaged_over_the_entrys_timing_processes():
+    import math
+
+    from sr_harness.compare import RUN_OFFSET_SD, offset_sd, speed_verdict, speed_z
+
+    assert offset_sd({"ratio": 1.0}) == RUN_OFFSET_SD  # a record from before timing processes: one process
+    assert offset_sd({"ratio": 1.0, "processes": 4}) == pytest.approx(RUN_OFFSET_SD / 2)
+    base, cur = {"ratio": 1.0, "processes": 4}, {"ratio": math.exp(0.03), "processes": 9}
+    assert speed_z(base, cur) == pytest.approx(0.03 / math.hypot(RUN_OFFSET_SD / 2, RUN_OFFSET_SD / 3))
+    # the same 3 % step is significant from 6-process runs and not from single-process ones
+    six = {"ratio": 1.0, "low": 0.995, "high": 1.005, "processes": 6}
+    assert speed_verdict(six, {**six, "ratio": 1.045, "low": 1.04, "high": 1.05}, 0.03) == "regressed"
+    one = {k: v for k, v in six.items() if k != "processes"}
+    assert speed_verdict(one, {**one, "ratio": 1.045, "low": 1.04, "high": 1.05}, 0.03) == "ok"
+
+
 def test_a_speed_only_regression_asks_for_a_retiming_and_a_repeated_one_fails(tmp_path, capsys):
     base = write_record(record(row(ratio=1.0, low=0.99, high=1.01)), tmp_path / "b.json")
     slow = write_record(record(row(ratio=1.15, low=1.14, high=1.16)), tmp_path / "s.json")

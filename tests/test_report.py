@@ -67,3 +67,11 @@ def test_report_shows_the_ntire_average_runtime():
     html = render([run])
     assert "NTIRE average runtime" in html and "<strong>12.50</strong>" in html
     assert "mean of 5 fresh runs" in html and EVIL not in html
+
+
+def test_report_says_how_many_fresh_processes_the_steady_timing_took():
+    run = record()
+    assert "fresh processes" not in render([run])  # one process: nothing to say
+    for result in run["results"][1:]:
+        result["timing_input"]["processes"] = 6
+    assert "rounds split over 6 fresh processes" in render([run])

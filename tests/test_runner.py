@@ -10,6 +10,7 @@ from sr_harness.config import ModelEntry, ProtocolConfig, RunConfig
 from sr_harness.data import ImagePair
 from sr_harness.records import load_record, write_record
 from sr_harness.runner import RunError, run
+from sr_harness.timing import timing_order
 from sr_harness.protocols.imresize import bicubic_downscale
 
 
@@ -35,8 +36,8 @@ class TinySet:
 
 
 def config(*models, **protocol):
-    return RunConfig(suite=None, models=tuple(models), data=(), protocol=ProtocolConfig(
-        warmup=0, rounds=2, timing_size=24, complexity_hw=(32, 32), **protocol))
+    settings = {"warmup": 0, "rounds": 2, "timing_size": 24, "complexity_hw": (32, 32), **protocol}
+    return RunConfig(suite=None, models=tuple(models), data=(), protocol=ProtocolConfig(**settings))
 
 
 def test_record_has_every_section(tmp_path):
@@ -67,6 +68,18 @@ def test_one_thread_takes_speed_ratios_on_thread_cpu_time_and_ntire_mode_on_the_
                 datasets=[TinySet([(24, 24)])])["results"][0]
     assert steady["speed"]["clock"] == "thread CPU time" and len(steady["runtime"]["cpu_samples_ms"]) == 2
     assert ntire["speed"]["clock"] == "wall"  # the organizers time the wall
+
+
+def test_steady_timing_in_fresh_processes_pairs_every_process_and_keeps_the_run_in_process():
+    entries = (ModelEntry("slimrlfn_x4"), ModelEntry("rlfn_ntire_x4"))
+    record = run(config(*entries, threads=1, rounds=3, timing_processes=2), datasets=[TinySet([(24, 24), (26, 30)])])
+    slim, rlfn = record["results"]
+    assert slim["runtime"]["processes"] == 2 and slim["speed"]["processes"] == 2
+    assert slim["runtime"]["repeats"] == 3 and slim["runtime"]["n"] == 3 * 2  # rounds split 2 + 1 over 2 inputs
+    assert slim["runtime"]["input_index"] == [0, 1] * 3 and slim["speed"]["n_pairs"] == 6
+    assert slim["timing_input"]["processes"] == 2
+    # the children built the run's models: the reference in the run is its own row, timed beside itself
+    assert rlfn["speed"]["n_pairs"] == 6 and rlfn["speed"]["clock"] == "thread CPU time"
 
 
 def test_too_small_input_names_the_image():
@@ -126,3 +139,15 @@ def test_project_checkpoints_are_picked_up_when_they_exist(tmp_path):
     record = run(cfg, datasets=[TinySet([(20, 20)])])
     assert record["missing"] == [] and record["results"][0]["checkpoint"]["sha256"] == info.sha256
 
+
+
+def test_the_speed_reference_is_timed_half_a_rotation_from_its_own_row():
+    assert timing_order(["rlfn", "unfused", "slim", "prune"], "rlfn", "ref") == ["rlfn", "unfused", "ref", "slim",
+                                                                                   "prune"]
+    assert timing_order(["slim", "rlfn"], "rlfn", "ref") == ["rlfn", "ref", "slim"]
+    assert timing_order(["slim", "prune"], None, "ref") == ["slim", "prune", "ref"]
+    for n in range(1, 8):  # never next to each other in the cycle the rotation repeats
+        keys = [f"m{i}" for i in range(n)]
+        order = timing_order(keys, "m0", "ref")
+        gap = abs(order.index("ref") - order.index("m0"))
+        assert sorted(order) == sorted([*keys, "ref"]) and (n < 3 or min(gap, n + 1 - gap) > 1)  # 3 in a cycle: all adjacent

@@ -1,5 +1,6 @@
 """Runtime protocol structure on CPU; CUDA paths when a GPU is present."""
 
+import itertools
 import json
 import time
 
@@ -101,6 +102,19 @@ def test_interleaved_returns_every_model_with_all_samples():
     assert ratio > 1 and low <= ratio <= high and low > 1
 
 
+def test_interleaved_order_gives_each_model_a_fixed_predecessor_and_every_position():
+    calls = []
+    nets = {name: (lambda x, name=name: calls.append(name) or x) for name in "abcd"}
+    measure_interleaved(nets, INPUTS, device="cpu", warmup=0, rounds=4)
+    per_round = len(INPUTS) * 4
+    for start in range(0, len(calls), per_round):
+        one_round = calls[start:start + per_round]
+        assert all(sorted(one_round[at:at + 4]) == list("abcd") for at in range(0, per_round, 4))
+        for prev, cur in itertools.pairwise(one_round):  # inside a round: always right after the same model
+            assert prev == "abcd"["abcd".index(cur) - 1]
+    assert {calls[at] for at in range(0, len(calls), per_round)} == set("abcd")  # each model leads one round
+
+
 def test_one_thread_also_records_the_forwards_thread_cpu_time_which_excludes_waiting():
     sleeper = ColdStart(cold_calls=10**9, cold_s=0.02)  # waits without using the CPU, as when descheduled
     previous = torch.get_num_threads()
@@ -114,6 +128,22 @@ def test_one_thread_also_records_the_forwards_thread_cpu_time_which_excludes_wai
     assert len(one.cpu_samples_ms) == len(one.samples_ms) == 2 * len(INPUTS)
     assert min(one.samples_ms) >= 20.0 and max(one.cpu_samples_ms) < 10.0
     assert two.cpu_samples_ms == []  # other threads' work would be missing from this thread's clock
+
+
+def test_results_of_several_processes_merge_in_process_order_with_statistics_over_all():
+    from sr_harness.protocols.runtime import RuntimeResult, merge_results
+
+    def part(samples, cpu):
+        return RuntimeResult("steady", "cpu", samples, 0, 0, None, None, len(samples), 1, 1, 1, "fp32", False, {},
+                             input_index=[0, 1] * (len(samples) // 2), cpu_samples_ms=cpu)
+
+    merged = merge_results([part([1.0, 2.0], [0.5, 1.0]), part([3.0, 4.0, 5.0, 6.0], [1.5, 2.0, 2.5, 3.0])])
+    assert merged.samples_ms == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0] and merged.input_index == [0, 1, 0, 1, 0, 1]
+    assert merged.cpu_samples_ms == [0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
+    assert merged.median_ms == 3.5 and merged.mean_ms == 3.5 and merged.n == 6
+    assert merged.processes == 2 and merged.repeats == 2 and merged.ci_low_ms <= 3.5 <= merged.ci_high_ms
+    # a part without thread CPU time (more than one thread there) leaves the merge on the wall clock
+    assert merge_results([part([1.0, 2.0], [0.5, 1.0]), part([3.0, 4.0], [])]).cpu_samples_ms == []
 
 
 def test_bootstrap_and_ratio_ci():

@@ -25,12 +25,24 @@ def test_default_suite_resolves_without_any_checkpoint():
     ('[s]\ndata = ["embedded"]\n[[s.models]]\nname = "rlfn_x4"\ncheckpiont = "x.pth"\n', "models[0]: unknown key"),
     ('[s]\ndata = ["embedded"]\nprotocol = { rounds = 3, repeat = 2 }\n', "protocol: unknown key(s) 'repeat'"),
     ('[s]\ndata = ["embedded"]\nprotocol = { runtime_mode = "warm" }\n', "runtime_mode must be"),
+    ('[s]\ndata = ["embedded"]\nprotocol = { rounds = 3, timing_processes = 4 }\n', "from 1 to rounds (3), got 4"),
 ])
 def test_unknown_keys_and_bad_values_are_errors(tmp_path, text, where):
     path = tmp_path / "suites.toml"
     path.write_text(text)
     with pytest.raises(ConfigError, match=where.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
         load_suites(path)
+
+
+def test_fewer_rounds_than_the_suites_timing_processes_time_one_round_per_process():
+    from sr_harness.config import build_config
+
+    assert build_config("default").protocol.timing_processes == 6
+    assert build_config("default", rounds=4).protocol.timing_processes == 4
+    assert build_config("default", rounds=30).protocol.timing_processes == 6
+    assert build_config("default", rounds=4, timing_processes=2).protocol.timing_processes == 2
+    with pytest.raises(ConfigError, match="from 1 to rounds"):
+        build_config("default", rounds=4, timing_processes=5)
 
 
 def test_required_checkpoint_missing_is_an_error(tmp_path):
