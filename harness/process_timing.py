@@ -1,7 +1,7 @@
 """Steady timing split over fresh processes.
 
 Between fresh processes an unchanged model's time ratio to the reference moves by an offset specific to the
-process and the module (calibrate measured 2.3-3.5 % standard deviation), which no number of rounds inside one
+process and the module (calibrate: 1.2-3.3 % standard deviation per process), which no number of rounds inside one
 process averages away. Timing ``rounds`` as k fresh processes of rounds / k each costs k process start-ups and
 divides that offset's variance by k. Each process is a new interpreter (``spawn``), builds its models with
 ``build(*build_args)`` (a module-level function, so it pickles) and times them interleaved; the results are merged
