@@ -159,20 +159,26 @@ def _row(m: LoadedModel, dataset, done: dict, runtime: dict, speed: dict, timing
             "complexity": complexity.get(m.key), "training": m.training}
 
 
+def speed_reference(cfg: RunConfig, nets: list[LoadedModel]) -> tuple[LoadedModel | None, torch.nn.Module]:
+    """The speed reference: its row in the run when it is one (the same module), else built seeded (every
+    process builds the same weights); the row too, or None."""
+    from sr_harness.models import build_model  # noqa: PLC0415
+
+    in_run = next((m for m in nets if m.name == cfg.protocol.speed_reference), None)
+    if in_run is not None:
+        return in_run, in_run.module
+    torch.manual_seed(0)
+    return None, build_model(cfg.protocol.speed_reference).eval()
+
+
 def timing_nets(cfg: RunConfig, keys: tuple[str, ...]) -> dict:
     """The run's models ``keys`` (REFERENCE_KEY: the speed reference), built as ``_run`` builds them, ready to
     time: what each fresh timing process runs."""
-    from sr_harness.models import build_model  # noqa: PLC0415
-
     loaded, _ = load_models(cfg)
-    modules = {m.key: m.module for m in loaded if m.module is not None}
+    nets = [m for m in loaded if m.module is not None]
+    modules = {m.key: m.module for m in nets}
     if REFERENCE_KEY in keys:
-        same = next((m.module for m in loaded if m.module is not None and m.name == cfg.protocol.speed_reference),
-                    None)
-        if same is None:
-            torch.manual_seed(0)
-            same = build_model(cfg.protocol.speed_reference).eval()
-        modules[REFERENCE_KEY] = same
+        modules[REFERENCE_KEY] = speed_reference(cfg, nets)[1]
     return {key: scaled_module(modules[key].to(cfg.device)) for key in keys}
 
 
@@ -189,7 +195,6 @@ def run(cfg: RunConfig, *, datasets: list | None = None) -> dict:
 
 
 def _run(cfg: RunConfig, datasets: list | None) -> dict:
-    from sr_harness.models import build_model  # noqa: PLC0415
     from sr_harness.protocols.complexity import measure_complexity  # noqa: PLC0415
     from sr_harness.protocols.runtime import ntire_pass  # noqa: PLC0415
 
@@ -205,12 +210,8 @@ def _run(cfg: RunConfig, datasets: list | None) -> dict:
     nets = [m for m in loaded if m.module is not None]
     for m in nets:
         m.module.to(device)
-    in_run = next((m for m in nets if m.name == cfg.protocol.speed_reference), None)
-    if in_run is not None:
-        reference = in_run.module
-    else:
-        torch.manual_seed(0)
-        reference = build_model(cfg.protocol.speed_reference).eval().to(device)
+    in_run, reference = speed_reference(cfg, nets)
+    reference.to(device)
 
     ntire = cfg.protocol.runtime_mode == "ntire"
     # Every quality pass first: in NTIRE mode a model's first image is its first forward on this device.
