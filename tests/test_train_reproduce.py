@@ -1,5 +1,7 @@
 """The shipped rlfn_ntire_x4 is reproducible: re-running its recorded recipe on the recorded data gives the same
-first 100 optimizer steps, bit for bit (the logged losses at steps 50 and 100 are equal to the last digit)."""
+first 100 optimizer steps, bit for bit on the CPU model it was trained on (the logged losses at steps 50 and 100
+are equal to the last digit). Another CPU model runs other kernels (an AMD EPYC here against the recorded Intel
+Xeon: step 100 at 0.0402491 vs 0.0402514), so there the losses agree to 1e-3 relative."""
 
 import json
 import os
@@ -36,4 +38,10 @@ def test_first_100_steps_of_the_shipped_run_are_reproduced(shared_dir, tmp_path)
     assert done.returncode == 3, done.stderr  # stopped at --max-steps, as asked
     rerun = {e["step"]: e["loss"] for e in map(json.loads, (out / "log.jsonl").read_text().splitlines())
              if e.get("event") == "step"}
-    assert shipped and rerun == shipped
+    from sr_harness.protocols.machine import cpu_model
+
+    assert shipped and rerun.keys() == shipped.keys()
+    if cpu_model() == record["environment"]["cpu_model"]:
+        assert rerun == shipped
+    else:
+        assert rerun == pytest.approx(shipped, rel=1e-3)
