@@ -17,15 +17,16 @@ from dataclasses import dataclass
 
 from . import metrics
 from .env import timing_mismatch
-from .records import result_key, speed_clock
+from .records import result_key, speed_clock, speed_pages
 
 GATED_QUALITY = tuple(m for m in metrics.of_kind("quality") if m.tolerance is not None)
 # Smallest slowdown that may fail; its error rates are measured by `calibrate` (results/calibration.json).
 DEFAULT_SPEED_THRESHOLD = 0.03
 # A run's interval covers its own sampling noise only. Each fresh process also lands the ratio of an unchanged
 # model at an offset of its own, specific to each distinct module: SD per process 1.2-3.3 % over four calibrations
-# of 6 and 12 processes, 2.5 % root-mean-square (2.6 % pooled over the single-process calibrations before). Runs split
-# over k fresh processes (protocol.timing_processes) average it: each side's error gets 2.6 % / sqrt(k) on top.
+# on 4 KiB pages (5.4 % on a noisier day); on huge pages most processes sit within ~2 %, with one now and then far
+# off (3.8-4.0 % SD with those). Runs split over k fresh processes (protocol.timing_processes) average it: each
+# side's error gets 2.6 % / sqrt(k) on top (a baseline timed with eval --for-baseline: k = 18).
 RUN_OFFSET_SD = 0.026
 # The reference against its own copy (one module, timed half a rotation away) moved 0.2-0.4 % between runs of 6
 # processes (0.4-1.6 % in single-process runs; calibrate: reference_copy).
@@ -135,6 +136,10 @@ def _speed(key, cur: dict, base: dict, threshold: float) -> list[Delta]:
         return [Delta(*key, "time_ratio", bs["ratio"], cs["ratio"], "not_comparable",
                       f"ratio taken on the {speed_clock(bs)} clock in the baseline and the "
                       f"{speed_clock(cs)} clock in the run: re-measure the baseline")]
+    if speed_pages(bs) != speed_pages(cs):
+        return [Delta(*key, "time_ratio", bs["ratio"], cs["ratio"], "not_comparable",
+                      f"ratio timed on {speed_pages(bs)} memory pages in the baseline and on {speed_pages(cs)} pages "
+                      "in the run: re-measure the baseline")]
     change = cs["ratio"] / bs["ratio"] - 1.0
     ci = f"run CI [{cs['low']:.3f}, {cs['high']:.3f}], baseline CI [{bs.get('low', bs['ratio']):.3f}, " \
          f"{bs.get('high', bs['ratio']):.3f}]"

@@ -191,6 +191,14 @@ def speed_clock(speed: dict) -> str:
     return speed.get("clock", WALL_CLOCK)
 
 
+HUGE_PAGES, REGULAR_PAGES = "huge", "regular"
+
+
+def speed_pages(speed: dict) -> str:
+    """Memory pages of the timing processes (harness.timing.page_kind); records before it timed on regular ones."""
+    return speed.get("pages", REGULAR_PAGES)
+
+
 def result_key(result: dict) -> tuple[str, str]:
     """A result row is identified by (model label, dataset name)."""
     return result["model"], result["dataset"]

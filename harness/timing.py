@@ -8,7 +8,7 @@ import statistics
 import torch
 
 from .config import RunConfig
-from .records import THREAD_CPU_CLOCK, WALL_CLOCK
+from .records import HUGE_PAGES, REGULAR_PAGES, THREAD_CPU_CLOCK, WALL_CLOCK
 
 REFERENCE_KEY = "__speed_reference__"
 
@@ -54,15 +54,19 @@ def time_models(models: dict[str, torch.nn.Module], full_inputs, cfg: RunConfig,
                                            warmup=p.warmup, rounds=p.rounds, half=p.half, threads=p.threads,
                                            progress=progress)
     else:
+        from sr_harness.protocols.machine import huge_pages_mib  # noqa: PLC0415
+
         scaled = {k: scaled_module(m) for k, m in models.items()}
         interleaved = measure_interleaved(scaled, crops, device=cfg.device, warmup=p.warmup, rounds=p.rounds,
                                           half=p.half, progress=progress)
+        for res in interleaved.values():
+            res.huge_pages_mib = [huge_pages_mib()]
     ref = interleaved[REFERENCE_KEY]
     clock = ratio_clock(interleaved.values())
     speed = {key: dict(speed_ratio(samples_on(res, clock), samples_on(ref, clock)), reference=p.speed_reference,
                        clock=clock, median_ms=res.median_ms, reference_median_ms=ref.median_ms,
                        input_hw=list(crops[0].shape[-2:]), n_inputs=len(crops), rounds=p.rounds,
-                       processes=res.processes)
+                       processes=res.processes, pages=page_kind(res.huge_pages_mib))
              for key, res in interleaved.items()}
     runtime = {k: r.to_dict() for k, r in interleaved.items()}
     timing_input = {"kind": "centre crops of the LR images, interleaved with the reference",
@@ -86,6 +90,14 @@ def ntire_timing(samples: dict[str, list[float]], reference_key: str, cfg: RunCo
     timing_input = {"kind": "full LR images, timed in the quality pass in dataset order (NTIRE protocol)",
                     "hw": None, "n": len(ref), "cold": cold}
     return runtime, speed, timing_input
+
+
+def page_kind(huge_mib_per_process: list) -> str:
+    """How the timing processes' memory was paged: huge where every process had memory in huge pages, regular
+    where none had (or the OS did not say), mixed otherwise. Ratios on different kinds differ by far more than
+    noise (slimrlfn_x4 / rlfn_ntire_x4: 0.82 on huge pages, 0.71-0.77 on regular ones, means of 10-12 processes)."""
+    huge = [bool(m) for m in huge_mib_per_process]
+    return HUGE_PAGES if huge and all(huge) else "mixed" if any(huge) else REGULAR_PAGES
 
 
 def ratio_clock(results) -> str:

@@ -49,3 +49,15 @@ def nvidia_driver() -> str | None:
         return out.stdout.strip().splitlines()[0] or None
     except (OSError, subprocess.SubprocessError, IndexError):
         return None
+
+
+def huge_pages_mib() -> float | None:
+    """This process's anonymous memory in transparent huge pages (Linux smaps_rollup), MiB; None where unknown."""
+    try:
+        with open("/proc/self/smaps_rollup", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("AnonHugePages:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
+    return None

@@ -28,12 +28,12 @@ import torch
 from torch import nn
 
 from .machine import cpu_model, environment_flags, nvidia_driver  # noqa: F401  (re-exported)
+from .timing_stats import bootstrap_ci, ratio_ci  # noqa: F401  (ratio_ci re-exported)
 
 __all__ = ["ForwardTimer", "RuntimeResult", "bootstrap_ci", "environment_flags", "measure_interleaved",
            "measure_runtime", "merge_results", "ntire_result", "ratio_ci"]
 
 MODES = ("ntire", "steady")
-N_BOOTSTRAP = 2000
 
 
 @dataclass
@@ -61,39 +61,11 @@ class RuntimeResult:
     # scheduler gave other processes is not in it, so ratios of it stay put under load (see harness.timing).
     cpu_samples_ms: list[float] = field(default_factory=list)
     processes: int = 1  # fresh processes the samples were taken in (merge_results), the rounds split over them
+    # per process: its memory in transparent huge pages after timing (MiB; None where the OS does not say)
+    huge_pages_mib: list[float | None] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def bootstrap_ci(
-    samples: Sequence[float], *, level: float = 0.95, seed: int = 0, n_boot: int = N_BOOTSTRAP
-) -> tuple[float, float]:
-    """Percentile bootstrap CI of the median."""
-    values = _as_array(samples, "samples")
-    rng = np.random.default_rng(seed)
-    medians = np.median(values[rng.integers(0, len(values), size=(n_boot, len(values)))], axis=1)
-    tail = (1.0 - level) / 2.0 * 100.0
-    low, high = np.percentile(medians, [tail, 100.0 - tail])
-    return float(low), float(high)
-
-
-def ratio_ci(
-    samples: Sequence[float],
-    reference_samples: Sequence[float],
-    *,
-    level: float = 0.95,
-    seed: int = 0,
-    n_boot: int = N_BOOTSTRAP,
-) -> tuple[float, float, float]:
-    """median(samples) / median(reference_samples) and its percentile bootstrap CI (independent resampling)."""
-    a, b = _as_array(samples, "samples"), _as_array(reference_samples, "reference_samples")
-    rng = np.random.default_rng(seed)
-    boot_a = np.median(a[rng.integers(0, len(a), size=(n_boot, len(a)))], axis=1)
-    boot_b = np.median(b[rng.integers(0, len(b), size=(n_boot, len(b)))], axis=1)
-    tail = (1.0 - level) / 2.0 * 100.0
-    low, high = np.percentile(boot_a / boot_b, [tail, 100.0 - tail])
-    return float(np.median(a) / np.median(b)), float(low), float(high)
 
 
 def measure_runtime(
@@ -202,6 +174,7 @@ def merge_results(parts: Sequence[RuntimeResult]) -> RuntimeResult:
                      [i for p in parts for i in p.input_index], warmup=first.warmup,
                      repeats=sum(p.repeats for p in parts), half=first.precision == "fp16", flags=first.flags)
     merged.threads, merged.processes = first.threads, sum(p.processes for p in parts)
+    merged.huge_pages_mib = [m for p in parts for m in p.huge_pages_mib]
     if all(p.cpu_samples_ms for p in parts):
         merged.cpu_samples_ms = [s for p in parts for s in p.cpu_samples_ms]
     return merged
@@ -315,10 +288,3 @@ def _device_kind(device: str) -> str:
     if kind == "cuda" and not torch.cuda.is_available():
         raise ValueError("runtime device 'cuda' requested but CUDA is not available")
     return kind
-
-
-def _as_array(samples: Sequence[float], what: str) -> np.ndarray:
-    values = np.asarray(samples, dtype=np.float64)
-    if values.ndim != 1 or len(values) == 0:
-        raise ValueError(f"{what} must be a non-empty 1-D sequence of timings")
-    return values

@@ -84,6 +84,16 @@ def test_ratios_taken_on_different_clocks_are_not_compared():
     assert "re-measure the baseline" in next(d.note for d in deltas if d.metric == "time_ratio")
 
 
+def test_ratios_timed_on_other_memory_pages_are_not_compared():
+    huge = row(ratio=1.12, low=1.11, high=1.13)
+    huge["speed"]["pages"] = "huge"
+    deltas = compare(record(huge), record(row()))  # a record without pages timed on regular ones
+    assert statuses(deltas, "time_ratio") == {"not_comparable"}
+    assert "on regular memory pages in the baseline and on huge pages" in next(
+        d.note for d in deltas if d.metric == "time_ratio")
+    assert statuses(compare(record(huge), record(copy.deepcopy(huge))), "time_ratio") == {"ok"}
+
+
 def test_absolute_times_only_with_matching_fingerprint():
     slow = record(row(median=20.0))
     assert statuses(compare(slow, record(row(median=10.0))), "median_ms") == {"info"}

@@ -10,7 +10,7 @@ from sr_harness.config import ModelEntry, ProtocolConfig, RunConfig
 from sr_harness.data import ImagePair
 from sr_harness.records import load_record, write_record
 from sr_harness.runner import RunError, run
-from sr_harness.timing import timing_order
+from sr_harness.timing import page_kind, timing_order
 from sr_harness.protocols.imresize import bicubic_downscale
 
 
@@ -80,6 +80,40 @@ def test_steady_timing_in_fresh_processes_pairs_every_process_and_keeps_the_run_
     assert slim["timing_input"]["processes"] == 2
     # the children built the run's models: the reference in the run is its own row, timed beside itself
     assert rlfn["speed"]["n_pairs"] == 6 and rlfn["speed"]["clock"] == "thread CPU time"
+    # each child says how much of it the kernel put in huge pages; the speed entry names the kind
+    assert len(slim["runtime"]["huge_pages_mib"]) == 2
+    assert slim["speed"]["pages"] == page_kind(slim["runtime"]["huge_pages_mib"])
+    if huge_pages_expected():
+        assert slim["speed"]["pages"] == "huge" and min(slim["runtime"]["huge_pages_mib"]) > 0
+
+
+def huge_pages_expected() -> bool:
+    """Linux with glibc >= 2.35 (the malloc tunable) and transparent huge pages not switched off."""
+    import platform
+    from pathlib import Path
+
+    libc, version = platform.libc_ver()
+    thp = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    return (libc == "glibc" and tuple(map(int, version.split(".")[:2])) >= (2, 35) and thp.is_file()
+            and "[never]" not in thp.read_text())
+
+
+def test_timing_processes_ask_for_huge_pages_and_leave_this_processs_environment_as_it_was(monkeypatch):
+    import os
+
+    from sr_harness.process_timing import HUGE_PAGE_MALLOC, run_fresh
+
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    assert run_fresh(os.getenv, "GLIBC_TUNABLES") == HUGE_PAGE_MALLOC and "GLIBC_TUNABLES" not in os.environ
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")  # a user's own tunables are kept
+    assert run_fresh(os.getenv, "GLIBC_TUNABLES") == f"glibc.malloc.arena_max=2:{HUGE_PAGE_MALLOC}"
+    assert os.environ["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=2"
+
+
+def test_page_kind_is_huge_only_when_every_process_had_huge_pages():
+    assert page_kind([96.0, 94.0]) == "huge"
+    assert page_kind([96.0, 0.0]) == "mixed"
+    assert page_kind([0.0, None]) == page_kind([]) == "regular"
 
 
 def test_too_small_input_names_the_image():
