@@ -30,6 +30,17 @@ def _same(what: str, new, old, source, target) -> None:
                             "a baseline is replaced only by a run of the same suite")
 
 
+def timing_note(record: dict, source) -> str | None:
+    """A baseline timed like any run, where its suite times baselines longer (protocol.baseline_timing): accepted,
+    but the gate's measured detection (results/calibration.json) assumes the longer timing."""
+    config = record.get("config") or {}
+    factor = (config.get("protocol") or {}).get("baseline_timing", 1)
+    if factor > 1 and not config.get("timed_for_baseline"):
+        return (f"note: {source} was timed as a regular run; suite {record.get('suite')!r} times a baseline {factor}x "
+                f"longer (eval --for-baseline), which finds small slowdowns more often (README: measured error rates)")
+    return None
+
+
 def update_baseline(source: str | Path, target: str | Path, *, allow_new_rows: bool = False,
                     accept: str | None = None) -> tuple[dict, str]:
     """Validate ``source`` against ``target`` and write it there; returns (record, table of what moved)."""

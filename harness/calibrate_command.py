@@ -17,7 +17,11 @@ def add_subcommand(subparsers) -> None:
                               help="measure the speed gate's false-alarm and detection rates on this machine")
     p.add_argument("--out", default="results/calibration.json")
     p.add_argument("--force", action="store_true", help="replace an existing --out calibration")
-    p.add_argument("--runs", type=positive_int, default=5, help="real timing runs per condition")
+    p.add_argument("--runs", type=positive_int, default=None,
+                   help="real timing runs per condition (default: the baseline's runs and 3 more)")
+    p.add_argument("--baseline-runs", type=positive_int, default=None,
+                   help="runs pooled into each comparison's baseline (default: the default suite's baseline_timing; "
+                   "with --replay: the calibration's)")
     p.add_argument("--rounds", type=positive_int, default=None, help="interleaved rounds per run (default: the "
                    "default suite's)")
     p.add_argument("--processes", type=positive_int, default=None,
@@ -48,15 +52,17 @@ def _calibration(path: str) -> dict:
 def cmd_calibrate(args) -> int:
     import json  # noqa: PLC0415
 
-    from .calibrate import calibrate, replay  # noqa: PLC0415
+    from .calibrate import calibrate  # noqa: PLC0415
+    from .gate_rates import replay  # noqa: PLC0415
     from .outputs import Destination  # noqa: PLC0415
     from .records import WALL_CLOCK  # noqa: PLC0415
 
     dest = Destination(Path(args.out), "json", flag="--out", replace=args.force).check()
     if args.replay:
-        result = replay(_calibration(args.replay), replicates=args.replicates)
+        result = replay(_calibration(args.replay), replicates=args.replicates, baseline_runs=args.baseline_runs)
     else:
         result = calibrate(n_runs=args.runs, rounds=args.rounds, processes=args.processes,
+                           baseline_runs=args.baseline_runs,
                            replicates=args.replicates or 300,
                            load_seconds=args.load_seconds, progress=lambda line: print(line, file=sys.stderr))
     dest.write_text(json.dumps(result, indent=1, separators=(",", ":")) + "\n")

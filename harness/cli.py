@@ -1,5 +1,5 @@
-"""Command line: `python -m sr_harness {list, eval, compare, report, baseline}` (+ calibrate, and train/prune/fuse
-from the trainer).
+"""Command line: `python -m sr_harness {list, eval, report}` (+ compare and baseline: gate_commands; calibrate;
+train/prune/fuse from the trainer).
 
 Every failure is one line on stderr and an exit code (harness.errors); --debug shows the traceback instead.
 Nothing heavy (torch) is imported before a command runs, so --help, --version and list start fast.
@@ -11,20 +11,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import PROJECT_ROOT, HarnessError
+from . import HarnessError
 from .errors import (
     EXIT_CODES_HELP,
     EXIT_FAILED_ROWS,
-    EXIT_INCONCLUSIVE,
-    EXIT_REGRESSION,
-    EXIT_SPEED_UNCONFIRMED,
     EXIT_USAGE,
     positive_int,
     run_command,
 )
 
 EXIT_ERROR = EXIT_USAGE  # bad input or configuration (kept for callers of the earlier name)
-DEFAULT_BASELINE = PROJECT_ROOT / "results" / "baseline.json"
 
 
 def _csv(text: str) -> list[str]:
@@ -126,6 +122,7 @@ def cmd_eval(args) -> int:
                        extra_metrics=args.metric, max_pixels=args.max_pixels,
                        external=getattr(args, "external", None), ntire_repo=args.ntire_repo,
                        teams=_csv(args.team) if args.team else None, fused=args.fused,
+                       for_baseline=args.for_baseline,
                        **({"suites_file": args.suite_file} if args.suite_file else {}))
     baseline = _optional_baseline(args.baseline)
     if args.ntire_runs > 1:
@@ -157,39 +154,6 @@ def _optional_baseline(path):
     return load_record(path) if Path(path).exists() else None
 
 
-def cmd_compare(args) -> int:
-    from .compare import DEFAULT_SPEED_THRESHOLD, compare, format_table, has_regression, is_inconclusive  # noqa: PLC0415
-    from .env import timing_mismatch  # noqa: PLC0415
-    from .records import load_record  # noqa: PLC0415
-
-    run_rec, base = load_record(args.run), load_record(args.baseline)
-    threshold = DEFAULT_SPEED_THRESHOLD if args.speed_threshold is None else args.speed_threshold
-    deltas = compare(run_rec, base, speed_threshold=threshold, absolute_gate=args.absolute_gate)
-    mismatch = timing_mismatch(run_rec["env"], base["env"])
-    print(f"run {run_rec['run_id']} vs baseline {base['run_id']}: "
-          + ("absolute times compared (fingerprints match)" if not mismatch
-             else f"absolute times not compared (environment differs: {', '.join(mismatch)}); ratios compared")
-          + f"; speed threshold {threshold:.0%}")
-    print(format_table(deltas, only_moved=not args.all))
-    failing = [d for d in deltas if d.failing]
-    if failing and not args.retimed and all(d.metric == "time_ratio" for d in failing):
-        print(f"SPEED REGRESSION TO CONFIRM: {len(failing)} time ratio(s) grew; time once more in a fresh run and "
-              f"compare it with --retimed (.ci/run does): a regression that repeats fails", file=sys.stderr)
-        return EXIT_SPEED_UNCONFIRMED
-    if has_regression(deltas):
-        print(f"REGRESSION: {len(failing)} check(s) failed; if the change is intended, update the baseline with "
-              f"`python -m sr_harness baseline update --from {args.run} --accept 'why'` and say why in the commit",
-              file=sys.stderr)
-        return EXIT_REGRESSION
-    if is_inconclusive(deltas):
-        print("INCONCLUSIVE: the speed reference timed against its own copy was not 1 within its interval: the "
-              "machine was too noisy to judge speed (accuracy and counts passed); re-run on a quieter machine",
-              file=sys.stderr)
-        return EXIT_INCONCLUSIVE
-    print(f"ok: {len(deltas)} checks within tolerance")
-    return 0
-
-
 def cmd_report(args) -> int:
     from .outputs import Destination, distinct  # noqa: PLC0415
     from .records import load_record  # noqa: PLC0415
@@ -209,20 +173,6 @@ def cmd_report(args) -> int:
 
         dest.write_text(to_csv(records) if fmt == "csv" else to_markdown(records))
     print(f"wrote {dest.path}")
-    return 0
-
-
-def cmd_baseline_update(args) -> int:
-    from .baseline import BaselineRegression, update_baseline  # noqa: PLC0415
-
-    try:
-        new, table = update_baseline(args.source, args.to, allow_new_rows=args.allow_new_rows, accept=args.accept)
-    except BaselineRegression as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_REGRESSION
-    if table:
-        print(table)
-    print(f"baseline {args.to} <- {args.source} (run {new['run_id']}); commit it with a message saying why")
     return 0
 
 
@@ -273,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timing-size", type=int, default=None, help="LR side of the steady-timing crops")
     p.add_argument("--timing-processes", type=positive_int, default=None, metavar="N",
                    help="split the steady rounds over N fresh processes (default: the suite's; at most --rounds)")
+    p.add_argument("--for-baseline", action="store_true",
+                   help="time a run that is to become the baseline: rounds and timing processes x the suite's "
+                   "baseline_timing (default suite: 3, 180 rounds in 18 processes; README: regression check)")
     p.add_argument("--ntire-runs", type=positive_int, default=1, metavar="N",
                    help="NTIRE mode: repeat the whole evaluation in N fresh processes, runtime = mean of the runs "
                    "(the organizers use 5)")
@@ -290,19 +243,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", default=None, help="baseline record for the report's diff section")
     p.set_defaults(func=cmd_eval, name=None, external=None)
 
-    p = sub.add_parser("compare", help="regression check of a run against a baseline (exit 1 on regression)")
-    p.add_argument("run")
-    p.add_argument("--baseline", default=str(DEFAULT_BASELINE))
-    p.add_argument("--speed-threshold", type=float, default=None,
-                   help="relative slowdown that may fail (default 0.03 = 3%%; its measured error rates are in "
-                        "results/calibration.json)")
-    p.add_argument("--retimed", action="store_true",
-                   help="this run re-times a suspected speed regression (exit 6 before): a repeated one fails, exit 1")
-    p.add_argument("--absolute-gate", action="store_true",
-                   help="also fail on absolute-time slowdowns when the environment fingerprints match")
-    p.add_argument("--all", action="store_true", help="list every check, not only what moved")
-    p.set_defaults(func=cmd_compare)
-
     p = sub.add_parser("report", help="render records as one self-contained HTML file (or the table as CSV/Markdown)")
     p.add_argument("runs", nargs="+")
     p.add_argument("-o", "--output", required=True, help="output file (an earlier report or table is replaced, "
@@ -314,23 +254,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", default=None, help="baseline record for the diff section")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("baseline", help="manage the committed regression baseline")
-    bsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    u = bsub.add_parser("update", help="replace the baseline with a run record (the one explicit update)")
-    u.add_argument("--from", dest="source", required=True, help="run record, e.g. results/latest.json")
-    u.add_argument("--to", default=str(DEFAULT_BASELINE))
-    u.add_argument("--allow-new-rows", action="store_true", help="accept rows the current baseline lacks")
-    u.add_argument("--accept", default=None, metavar="REASON",
-                   help="replace the baseline even though the record regresses against it; REASON is stored")
-    u.set_defaults(func=cmd_baseline_update)
-
     from .calibrate_command import add_subcommand  # noqa: PLC0415  (argument definitions only: no torch)
+    from .gate_commands import add_subcommands as add_gate_commands  # noqa: PLC0415
 
+    nested = add_gate_commands(sub)
     add_subcommand(sub)
     from .trainer.commands import add_subcommands  # noqa: PLC0415  (argument definitions only: no torch)
 
     add_subcommands(sub)
-    for command in [*sub.choices.values(), u]:  # --debug is accepted after the command name too
+    for command in [*sub.choices.values(), *nested]:  # --debug is accepted after the command name too
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 

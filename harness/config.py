@@ -128,7 +128,7 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
                  threads: int | None = None, timing_processes: int | None = None, names: list[str] | None = None,
                  extra_metrics: list[str] | None = None, max_pixels: int | None = None,
                  external: list[dict] | None = None, ntire_repo: str | None = None, teams: list[str] | None = None,
-                 fused: bool = False, suites_file: str | os.PathLike = SUITES_FILE) -> RunConfig:
+                 fused: bool = False, for_baseline: bool = False, suites_file: str | os.PathLike = SUITES_FILE) -> RunConfig:
     """Resolve a suite (or an ad-hoc model list) and command-line overrides into a validated RunConfig."""
     from sr_harness.models import get_spec  # noqa: PLC0415  (keeps `harness list --suites` free of torch start-up cost)
 
@@ -194,6 +194,10 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
     if timing_processes is not None:
         overrides["timing_processes"] = timing_processes
     protocol = dataclasses.replace(protocol, **overrides)
+    if for_baseline:
+        factor = protocol.baseline_timing
+        protocol = dataclasses.replace(protocol, rounds=protocol.rounds * factor,
+                                       timing_processes=protocol.timing_processes * factor)
     device = device or "cpu"
     if device not in ("cpu", "cuda"):
         raise ConfigError(f"--device must be cpu or cuda, got {device!r}")
@@ -203,7 +207,7 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
     scale = run_scale(suite, [e for e in resolved if e.external is not None])
     return RunConfig(suite=suite_name, models=tuple(resolved), data=data_specs, scale=scale, device=device,
                      headline=suite.headline, description=suite.description, protocol=protocol,
-                     max_pixels=max_pixels, fused_rows=fused)
+                     max_pixels=max_pixels, fused_rows=fused, timed_for_baseline=for_baseline)
 
 
 def check_cuda(device: str) -> None:

@@ -31,6 +31,9 @@ class ProtocolConfig:
     rounds: int = 5  # timed passes over the timing inputs per model (interleaved across models)
     # steady mode: the rounds split over this many fresh processes, each with its own run-to-run offset
     timing_processes: int = 1
+    # a run timed to become the baseline (eval --for-baseline) times rounds and timing_processes x this: the
+    # baseline's offset is shared by every later comparison, so averaging it over more processes pays many times
+    baseline_timing: int = 1
     timing_size: int = 96  # LR side of the centre crops used for steady timing: equal shapes keep samples comparable
     crop: int | None = None  # border cut before metrics; None = the scale (NTIRE / papers)
     rounded_y: bool = False  # round Y like MATLAB's uint8 rgb2ycbcr
@@ -54,6 +57,8 @@ class ProtocolConfig:
         if not isinstance(self.timing_processes, int) or not 1 <= self.timing_processes <= self.rounds:
             raise ConfigError(f"timing_processes must be a whole number from 1 to rounds ({self.rounds}), got "
                               f"{self.timing_processes!r}")
+        if not isinstance(self.baseline_timing, int) or self.baseline_timing < 1:
+            raise ConfigError(f"baseline_timing must be a whole number >= 1, got {self.baseline_timing!r}")
         if self.timing_size < 15:
             raise ConfigError(f"timing_size must be >= 15 (the models' minimum input), got {self.timing_size}")
 
@@ -87,6 +92,7 @@ class RunConfig:
     protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     max_pixels: int | None = None  # per-image pixel limit (None = harness.data.DEFAULT_MAX_PIXELS)
     fused_rows: bool = False  # --fused: models that fold cleanly also evaluated folded (<label>_fused)
+    timed_for_baseline: bool = False  # --for-baseline: rounds and processes x protocol.baseline_timing
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

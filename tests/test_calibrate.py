@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 import torch
-from sr_harness.calibrate import COPY, REF, SLOWDOWNS, SUBJECT, Planted, calibrate, planted_name, rates
+from sr_harness.calibrate import Planted, calibrate
+from sr_harness.gate_rates import COPY, REF, SLOWDOWNS, SUBJECT, combinations, planted_name, rates
 
 
-def fake_run(rng, *, noise=0.01, copy_bias=1.0, rounds=10):
+def fake_run(rng, *, noise=0.01, copy_bias=1.0, rounds=10, offset=1.0):
     base = rng.normal(30, 1, (rounds, 2))
     run = {REF: base * rng.normal(1, noise, base.shape), COPY: copy_bias * base * rng.normal(1, noise, base.shape),
-           SUBJECT: 0.8 * base * rng.normal(1, noise, base.shape)}
+           SUBJECT: offset * 0.8 * base * rng.normal(1, noise, base.shape)}
     for share in SLOWDOWNS:
         run[planted_name(share)] = run[SUBJECT] * (1 + share) * rng.normal(1, noise, base.shape)
     return run
@@ -42,21 +43,46 @@ def test_planted_model_returns_the_model_output_and_does_its_extra_products(monk
 
 def test_too_few_runs_is_refused_before_any_timing():
     with pytest.raises(ValueError, match=">= 3 runs"):
-        calibrate(n_runs=2)
+        calibrate(n_runs=2, baseline_runs=1)
+    with pytest.raises(ValueError, match=r">= 5 runs per condition \(3 pooled for the baseline"):
+        calibrate(n_runs=4, baseline_runs=3)
+
+
+def test_each_comparison_pools_distinct_runs_for_the_baseline():
+    combos = combinations(5, 3)
+    assert len(combos) == 10 * 2  # 3 of 5 runs for the baseline, then the other two in either order
+    assert all(len({*base, j, k}) == 5 and base == tuple(sorted(base)) for base, j, k in combos)
+    assert combinations(4, 1) == [((i,), j, k) for i in range(4) for j in range(4) for k in range(4)
+                                  if len({i, j, k}) == 3]  # one run: every ordered triple, as before
+    with pytest.raises(ValueError, match=">= 5 runs"):
+        combinations(4, 3)
+
+
+def test_a_baseline_pooled_over_more_processes_finds_a_5pct_slowdown_the_offset_hides_from_one_run():
+    # two processes per run: each side's offset allowance is 2.6 % / sqrt(2), so a 5 % step stays within it
+    # against one run's baseline (z ~1.9 < 2.326) but stands out against six runs pooled (12 processes, z ~2.45)
+    rng = np.random.default_rng(4)
+    runs = [fake_run(rng, rounds=60, noise=0.002) for _ in range(8)]
+    single = rates(runs, replicates=0, processes=2)["0.03"]["real"]
+    pooled = rates(runs, replicates=0, processes=2, baseline_runs=6)["0.03"]["real"]
+    assert single["detection_rate"]["5%"]["rate"] == 0.0 and single["detection_rate"]["10%"]["rate"] == 1.0
+    assert pooled["detection_rate"]["5%"]["rate"] == 1.0
+    assert pooled["false_alarm_rate"]["regressed"] == 0 and pooled["false_alarm_rate"]["conclusive"] == 28 * 2
 
 
 def test_a_real_run_is_timed_in_fresh_processes_and_returns_every_models_samples():
     from sr_harness.calibrate import calibration_inputs, real_run
 
-    by_clock = real_run(calibration_inputs(24, 2), 3, {share: 1 for share in SLOWDOWNS}, processes=2)
+    by_clock, huge_mib = real_run(calibration_inputs(24, 2), 3, {share: 1 for share in SLOWDOWNS}, processes=2)
     assert set(by_clock) == {"wall", "thread CPU time"}  # one thread: both clocks of the same forwards
+    assert len(huge_mib) == 2  # one per process (None where the OS does not say)
     for samples in by_clock.values():
         assert set(samples) == {REF, COPY, SUBJECT, *map(planted_name, SLOWDOWNS)}
         assert all(v.shape == (3, 2) and (v > 0).all() for v in samples.values())  # rounds x inputs, in ms
 
 
 def test_replayed_runs_resample_rounds_inside_each_process():
-    from sr_harness.calibrate import process_blocks, resampled_rounds
+    from sr_harness.gate_rates import process_blocks, resampled_rounds
 
     blocks = process_blocks(10, 3)
     assert blocks == [(0, 4), (4, 7), (7, 10)]  # as split_rounds shares them: 4 + 3 + 3
@@ -69,7 +95,7 @@ def test_replayed_runs_resample_rounds_inside_each_process():
 def test_replay_rejudges_the_recorded_samples_without_timing(tmp_path, capsys):
     import json
 
-    from sr_harness.calibrate import replay, summarize
+    from sr_harness.gate_rates import replay, summarize
     from sr_harness.cli import main
 
     rng = np.random.default_rng(3)

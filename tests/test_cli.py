@@ -66,10 +66,25 @@ def test_eval_report_and_baseline_update(hr_folder, tmp_path, capsys):
     assert main(["eval", "--models", "bicubic", "--data", str(hr_folder), "--out", str(out)]) == 2
     assert "refusing to overwrite" in one_line_error(capsys) and out.read_bytes() == before
 
+    assert main(["eval", "--models", "bicubic", "--data", str(hr_folder), "--out", str(out), "--force",
+                 "--for-baseline"]) == 0
+    record = load_record(out)
+    assert record["config"]["timed_for_baseline"] is True
     baseline = tmp_path / "baseline.json"
     assert main(["baseline", "update", "--from", str(out), "--to", str(baseline)]) == 0
     assert load_record(baseline)["run_id"] == record["run_id"]
     assert main(["compare", str(out), "--baseline", str(baseline)]) == 0
+
+
+def test_a_baseline_timed_as_a_regular_run_is_accepted_with_a_note():
+    from sr_harness.baseline import timing_note
+
+    def record(**config):
+        return {"suite": "default", "config": {"protocol": {"baseline_timing": 3}, **config}}
+
+    assert "3x longer (eval --for-baseline)" in timing_note(record(), "latest.json")
+    assert timing_note(record(timed_for_baseline=True), "latest.json") is None
+    assert timing_note({"suite": None, "config": {"protocol": {"baseline_timing": 1}}}, "x.json") is None
 
 
 def test_bad_dataset_is_one_line(capsys, tmp_path):

@@ -26,6 +26,7 @@ def test_default_suite_resolves_without_any_checkpoint():
     ('[s]\ndata = ["embedded"]\nprotocol = { rounds = 3, repeat = 2 }\n', "protocol: unknown key(s) 'repeat'"),
     ('[s]\ndata = ["embedded"]\nprotocol = { runtime_mode = "warm" }\n', "runtime_mode must be"),
     ('[s]\ndata = ["embedded"]\nprotocol = { rounds = 3, timing_processes = 4 }\n', "from 1 to rounds (3), got 4"),
+    ('[s]\ndata = ["embedded"]\nprotocol = { baseline_timing = 0 }\n', "baseline_timing must be a whole number >= 1"),
 ])
 def test_unknown_keys_and_bad_values_are_errors(tmp_path, text, where):
     path = tmp_path / "suites.toml"
@@ -43,6 +44,17 @@ def test_fewer_rounds_than_the_suites_timing_processes_time_one_round_per_proces
     assert build_config("default", rounds=4, timing_processes=2).protocol.timing_processes == 2
     with pytest.raises(ConfigError, match="from 1 to rounds"):
         build_config("default", rounds=4, timing_processes=5)
+
+
+def test_a_run_for_the_baseline_times_the_suites_baseline_timing_times_longer():
+    from sr_harness.config import build_config
+
+    regular, baseline = build_config("default"), build_config("default", for_baseline=True)
+    assert not regular.timed_for_baseline and baseline.timed_for_baseline
+    factor = regular.protocol.baseline_timing
+    assert factor == 3
+    assert (baseline.protocol.rounds, baseline.protocol.timing_processes) == (60 * factor, 6 * factor)
+    assert build_config("default", rounds=10, for_baseline=True).protocol.rounds == 10 * factor
 
 
 def test_required_checkpoint_missing_is_an_error(tmp_path):
