@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .gate_rates import COPY, INCONCLUSIVE, REF, SLOWDOWNS, SUBJECT, VERDICT, by_clock, planted_name
-from .process_timing import run_fresh, split_rounds
+from .process_timing import call_in_timing_process, split_rounds
 from .records import THREAD_CPU_CLOCK, WALL_CLOCK
 from .timing import ratio_clock, samples_on, timing_order
 
@@ -53,7 +53,7 @@ def tune_repeats(inputs: list, *, rounds: int = 48, processes: int = 6, steps: i
     cost +6.0 and +8.1 %)."""
     from .process_timing import measure_in_processes  # noqa: PLC0415
 
-    model_ms, probe_ms = run_fresh(_probe_costs, inputs)
+    model_ms, probe_ms = call_in_timing_process(_probe_costs, inputs)
     products = {share: max(1, round(share * model_ms / probe_ms)) for share in SLOWDOWNS}
     for _ in range(steps):
         results = measure_in_processes(calibration_nets, (tuple(products[s] for s in SLOWDOWNS),), inputs,

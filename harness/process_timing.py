@@ -54,7 +54,7 @@ def fresh_processes() -> Iterator[ProcessPoolExecutor]:
             os.environ["GLIBC_TUNABLES"] = saved
 
 
-def run_fresh(fn: Callable, *args):
+def call_in_timing_process(fn: Callable, *args):
     """``fn(*args)`` in one fresh process like a timing process (``fn`` module-level, so it pickles)."""
     with fresh_processes() as pool:
         return pool.submit(fn, *args).result()

@@ -101,12 +101,13 @@ def huge_pages_expected() -> bool:
 def test_timing_processes_ask_for_huge_pages_and_leave_this_processs_environment_as_it_was(monkeypatch):
     import os
 
-    from sr_harness.process_timing import HUGE_PAGE_MALLOC, run_fresh
+    from sr_harness.process_timing import HUGE_PAGE_MALLOC, call_in_timing_process
 
     monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
-    assert run_fresh(os.getenv, "GLIBC_TUNABLES") == HUGE_PAGE_MALLOC and "GLIBC_TUNABLES" not in os.environ
+    assert call_in_timing_process(os.getenv, "GLIBC_TUNABLES") == HUGE_PAGE_MALLOC
+    assert "GLIBC_TUNABLES" not in os.environ
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")  # a user's own tunables are kept
-    assert run_fresh(os.getenv, "GLIBC_TUNABLES") == f"glibc.malloc.arena_max=2:{HUGE_PAGE_MALLOC}"
+    assert call_in_timing_process(os.getenv, "GLIBC_TUNABLES") == f"glibc.malloc.arena_max=2:{HUGE_PAGE_MALLOC}"
     assert os.environ["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=2"
 
 
