@@ -51,17 +51,12 @@ def tune_repeats(inputs: list, *, rounds: int = 48, processes: int = 6, steps: i
     own, by timing the calibration's own models as a run times them, in ``processes`` fresh timing processes
     (each process sets every module's speed a little apart: tuned in one process, plants meant as 5 and 10 %
     cost +6.0 and +8.1 %)."""
-    from .process_timing import measure_in_processes  # noqa: PLC0415
-
     model_ms, probe_ms = call_in_timing_process(_probe_costs, inputs)
     products = {share: max(1, round(share * model_ms / probe_ms)) for share in SLOWDOWNS}
     for _ in range(steps):
-        results = measure_in_processes(calibration_nets, (tuple(products[s] for s in SLOWDOWNS),), inputs,
-                                       processes=processes, device="cpu", warmup=1, rounds=rounds, threads=1)
-        clock = ratio_clock(results.values())
-        base = np.asarray(samples_on(results[SUBJECT], clock))
+        samples = real_run(inputs, rounds, products, processes)[0][THREAD_CPU_CLOCK]  # the gate's clock
         for share in SLOWDOWNS:  # paired with the unchanged model's samples: same input, same round
-            achieved = float(np.median(np.asarray(samples_on(results[planted_name(share)], clock)) / base)) - 1.0
+            achieved = float(np.median(samples[planted_name(share)] / samples[SUBJECT])) - 1.0
             if achieved > 0:
                 products[share] = max(1, round(products[share] * share / achieved))
     return products

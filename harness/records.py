@@ -191,7 +191,7 @@ def speed_clock(speed: dict) -> str:
     return speed.get("clock", WALL_CLOCK)
 
 
-HUGE_PAGES, REGULAR_PAGES = "huge", "regular"
+HUGE_PAGES, MIXED_PAGES, REGULAR_PAGES = "huge", "mixed", "regular"
 
 
 def speed_pages(speed: dict) -> str:

@@ -8,7 +8,7 @@ import statistics
 import torch
 
 from .config import RunConfig
-from .records import HUGE_PAGES, REGULAR_PAGES, THREAD_CPU_CLOCK, WALL_CLOCK
+from .records import HUGE_PAGES, MIXED_PAGES, REGULAR_PAGES, THREAD_CPU_CLOCK, WALL_CLOCK
 
 REFERENCE_KEY = "__speed_reference__"
 
@@ -59,8 +59,9 @@ def time_models(models: dict[str, torch.nn.Module], full_inputs, cfg: RunConfig,
         scaled = {k: scaled_module(m) for k, m in models.items()}
         interleaved = measure_interleaved(scaled, crops, device=cfg.device, warmup=p.warmup, rounds=p.rounds,
                                           half=p.half, progress=progress)
+        huge = [huge_pages_mib()]  # this one process
         for res in interleaved.values():
-            res.huge_pages_mib = [huge_pages_mib()]
+            res.huge_pages_mib = huge
     ref = interleaved[REFERENCE_KEY]
     clock = ratio_clock(interleaved.values())
     speed = {key: dict(speed_ratio(samples_on(res, clock), samples_on(ref, clock)), reference=p.speed_reference,
@@ -97,7 +98,7 @@ def page_kind(huge_mib_per_process: list) -> str:
     where none had (or the OS did not say), mixed otherwise. Ratios on different kinds differ by far more than
     noise (slimrlfn_x4 / rlfn_ntire_x4: 0.82 on huge pages, 0.71-0.77 on regular ones, means of 10-12 processes)."""
     huge = [bool(m) for m in huge_mib_per_process]
-    return HUGE_PAGES if huge and all(huge) else "mixed" if any(huge) else REGULAR_PAGES
+    return HUGE_PAGES if huge and all(huge) else MIXED_PAGES if any(huge) else REGULAR_PAGES
 
 
 def ratio_clock(results) -> str:
