@@ -10,16 +10,16 @@ import sys
 
 import torch
 
-from sr_harness.protocols.machine import environment_flags
+from sr_harness.protocols.machine import cpu_identity, environment_flags
 
 from . import PROJECT_ROOT
 
 PACKAGES = ("sr-harness", "torch", "numpy", "scikit-image", "scipy", "fvcore", "jinja2", "matplotlib", "tqdm",
             "pillow")
 
-# Absolute times are comparable only when all of these agree (runtime ratios are compared regardless).
-TIMING_KEYS = ("device", "cpu_model", "gpu_name", "torch", "cuda", "cudnn", "threads", "tf32_matmul", "tf32_cudnn",
-               "cudnn_benchmark")
+# Absolute times are comparable only when all of these agree (runtime ratios need only the same CPU: cpu_identity).
+TIMING_KEYS = ("device", "cpu_model", "cpu_identity", "gpu_name", "torch", "cuda", "cudnn", "threads", "tf32_matmul",
+               "tf32_cudnn", "cudnn_benchmark")
 
 
 # Files the harness itself rewrites: a changed copy says nothing about the code or inputs that were measured.
@@ -61,6 +61,7 @@ def fingerprint(device: str = "cpu") -> dict:
         "implementation": sys.implementation.name,
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        "cpu_identity": cpu_identity(),
         "interop_threads": torch.get_num_interop_threads(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "gpu_capability": list(torch.cuda.get_device_capability(0)) if gpu else None,

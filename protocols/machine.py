@@ -40,6 +40,32 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# /proc/cpuinfo fields that tell one CPU design from another where the model name does not (a VM may show a
+# generic "AMD EPYC" for hosts that time the same models 1.9x apart, with ratios between models 9-15 % apart).
+CPU_IDENTITY_FIELDS = ("vendor_id", "cpu family", "model", "stepping", "microcode", "cache size")
+
+
+def cpu_identity() -> dict | None:
+    """The first CPU's identifying /proc/cpuinfo fields, plus a digest of its feature flags; None off Linux."""
+    import hashlib  # noqa: PLC0415
+
+    fields = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if not line.strip():
+                    break  # the first processor's block only
+                key, _, value = line.partition(":")
+                key, value = key.strip(), value.strip()
+                if key in CPU_IDENTITY_FIELDS:
+                    fields[key] = value
+                elif key == "flags":
+                    fields["flags_sha256"] = hashlib.sha256(" ".join(sorted(value.split())).encode()).hexdigest()[:16]
+    except OSError:
+        return None
+    return fields or None
+
+
 def nvidia_driver() -> str | None:
     try:
         out = subprocess.run(

@@ -40,3 +40,24 @@ def test_changed_code_makes_the_checkout_dirty(checkout):
 
 def test_outside_a_checkout_the_state_is_unknown(tmp_path):
     assert git_state(tmp_path) == {"commit": None, "dirty": None}
+
+
+def test_cpu_identity_reads_the_first_processor_and_digests_its_flags(tmp_path, monkeypatch):
+    import builtins
+
+    from sr_harness.protocols import machine
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\n"
+                       "model name\t: AMD EPYC\nstepping\t: 1\ncpu MHz\t\t: 2445.4\nflags\t\t: sse avx fpu\n\n"
+                       "processor\t: 1\nvendor_id\t: OtherVendor\nmodel\t\t: 99\n")
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", lambda path, *a, **k: real_open(
+        cpuinfo if str(path) == "/proc/cpuinfo" else path, *a, **k))
+    identity = machine.cpu_identity()
+    assert identity == {"vendor_id": "AuthenticAMD", "cpu family": "25", "model": "1", "stepping": "1",
+                        "flags_sha256": identity["flags_sha256"]}  # the clock speed is not an identity
+    cpuinfo.write_text(cpuinfo.read_text().replace("sse avx fpu", "fpu sse avx"))
+    assert machine.cpu_identity()["flags_sha256"] == identity["flags_sha256"]  # order does not matter
+    cpuinfo.write_text(cpuinfo.read_text().replace("fpu sse avx", "fpu sse avx avx512f"))
+    assert machine.cpu_identity()["flags_sha256"] != identity["flags_sha256"]
