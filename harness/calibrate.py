@@ -178,6 +178,7 @@ def calibrate(*, n_runs: int | None = None, rounds: int | None = None, processes
                   "matrix products, as many as were measured to cost 5/10/20 % of its time",
         "planted_products": {f"{round(s * 100)}%": v for s, v in repeats.items()},
         "verdict": VERDICT,
-        "confirm": "a suspected regression is re-timed on an independent run before it counts",
+        "confirm": "a suspected regression is re-timed on an independent run before it counts, judged with the "
+                   "first run's processes added (compare --retimed FIRST.json)",
         "inconclusive": INCONCLUSIVE},
         "conditions": conditions}

@@ -3,10 +3,11 @@
 Accuracy: PSNR may drift at most 0.005 dB and SSIM 0.0005; complexity counts must match exactly.
 Speed: absolute times differ between runs on shared machines, so each model's time is a ratio to a reference
 architecture timed in the same run, interleaved (on one CPU thread: of thread CPU time; ratios taken on different
-clocks are not compared). A slowdown is a regression only when the ratio grew by more
-than the threshold AND the growth is significant given both sides' uncertainty and a run-to-run offset
-(one-sided z-test on the log ratio, 1 % level). Absolute medians are compared (informational unless asked) only when the environment
-fingerprints match.
+clocks, pages or CPUs are not compared). A slowdown is a regression only when the ratio grew by more than the
+threshold AND the growth is significant (one-sided, 1 % level): for runs timed in several fresh processes, the
+processes are the replicates (their ratios' medians and spread, robust to one process landing far off); for a
+single-process run, its interval plus a run-to-run offset measured by `calibrate`. Absolute medians are compared
+(informational unless asked) only when the environment fingerprints match.
 """
 
 from __future__ import annotations
@@ -18,21 +19,20 @@ from dataclasses import dataclass
 from . import metrics
 from .env import timing_mismatch
 from .records import result_key, speed_clock, speed_pages
+from .speed_stats import (
+    COPY_OFFSET_SD,
+    DEFAULT_SPEED_THRESHOLD,
+    Z_TWO_SIDED_1PCT,
+    pooled_processes,
+    speed_change,
+    speed_verdict,
+    too_noisy,
+)
 
 GATED_QUALITY = tuple(m for m in metrics.of_kind("quality") if m.tolerance is not None)
-# Smallest slowdown that may fail; its error rates are measured by `calibrate` (results/calibration.json).
-DEFAULT_SPEED_THRESHOLD = 0.03
-# A run's interval covers its own sampling noise only. Each fresh process also lands the ratio of an unchanged
-# model at an offset of its own, specific to each distinct module: SD per process 1.2-3.3 % over four calibrations
-# on 4 KiB pages (5.4 % on a noisier day); on huge pages most processes sit within ~2 %, with one now and then far
-# off (3.8-4.0 % SD with those). Runs split over k fresh processes (protocol.timing_processes) average it: each
-# side's error gets 2.6 % / sqrt(k) on top (a baseline timed with eval --for-baseline: k = 18).
-RUN_OFFSET_SD = 0.026
-# The reference against its own copy (one module, timed half a rotation away) moved 0.2-0.4 % between runs of 6
-# processes (0.4-1.6 % in single-process runs; calibrate: reference_copy).
-COPY_OFFSET_SD = 0.01
-Z_ONE_SIDED_1PCT = 2.326  # significance of a speed change: a 1 % false-alarm rate from sampling noise alone
-Z_TWO_SIDED_1PCT = 2.576  # how far the reference may sit off its own copy before a run is inconclusive
+# Same machine, the reference's own thread CPU time stayed within ~1.2x between runs, quiet or loaded; two hosts
+# that both read "AMD EPYC" timed it 1.87x apart, and the ratios of the same models 9-15 % apart.
+OTHER_MACHINE_FACTOR = 1.5
 
 FAILING = ("regressed", "missing", "changed", "failed")
 INCONCLUSIVE = "inconclusive"
@@ -90,45 +90,29 @@ def _accuracy(key, cur: dict, base: dict) -> list[Delta]:
     return out
 
 
-def log_se(speed: dict) -> float:
-    """Standard error of ln(ratio), read off the entry's 95% interval (zero when it has none)."""
-    low, high = speed.get("low", speed["ratio"]), speed.get("high", speed["ratio"])
-    return (math.log(high) - math.log(low)) / 3.92
+def other_cpu(run_env: dict, base_env: dict) -> str | None:
+    """Why two records' speed ratios cannot be compared: timed on other CPU designs (None: same, or unknown)."""
+    a, b = run_env.get("cpu_identity"), base_env.get("cpu_identity")
+    if not a or not b or a == b:
+        return None
+    return f"timed on another CPU ({', '.join(k for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k))} differ)"
 
 
-def offset_sd(speed: dict) -> float:
-    """The run-to-run offset left in an entry's ratio: RUN_OFFSET_SD per fresh process it was timed in, averaged
-    over its processes (records before timing processes: one)."""
-    return RUN_OFFSET_SD / math.sqrt(speed.get("processes", 1))
+def other_speed(bs: dict, cs: dict) -> str | None:
+    """Why two speed entries come from unlike machines though their CPUs read alike: the reference's own time on the
+    ratio's clock moved by more than OTHER_MACHINE_FACTOR (None when alike, or an entry does not say)."""
+    b, c = bs.get("reference_clock_ms"), cs.get("reference_clock_ms")
+    if not b or not c or max(c / b, b / c) <= OTHER_MACHINE_FACTOR:
+        return None
+    return f"{cs['reference']} itself took {c:.1f} ms against {b:.1f} ms in the baseline: another machine"
 
 
-def speed_z(base: dict, cur: dict) -> float:
-    """The change of ln(ratio) in units of its standard error: both sides' intervals and run-to-run offsets."""
-    se = math.hypot(log_se(base), log_se(cur), offset_sd(base), offset_sd(cur))
-    step = math.log(cur["ratio"] / base["ratio"])
-    return step / se if se > 0 else math.copysign(math.inf, step) if step else 0.0
-
-
-def speed_verdict(base: dict, cur: dict, threshold: float) -> str:
-    """regressed / improved / ok for two speed entries (ratio, low, high).
-
-    A change is called only when it is larger than ``threshold`` and significant: ln(ratio) moved by more than
-    2.326 standard errors of the difference (one-sided 1 %), both sides' uncertainty and the run-to-run offset
-    combined, as pyperf judges it. Non-overlapping intervals, the rule before, missed most 10 % slowdowns.
-    """
-    change = cur["ratio"] / base["ratio"] - 1.0
-    z = speed_z(base, cur)
-    if change > threshold and z > Z_ONE_SIDED_1PCT:
-        return "regressed"
-    if change < -threshold and z < -Z_ONE_SIDED_1PCT:
-        return "improved"
-    return "ok"
-
-
-def _speed(key, cur: dict, base: dict, threshold: float) -> list[Delta]:
+def _speed(key, cur: dict, base: dict, threshold: float, first: dict | None = None) -> list[Delta]:
     bs, cs = base.get("speed"), cur.get("speed")
     if not bs or not cs:
         return []
+    if first and first.get("speed"):
+        cs = pooled_processes(first["speed"], cs)
     if bs["reference"] != cs["reference"] or bs.get("input_hw") != cs.get("input_hw"):
         return [Delta(*key, "time_ratio", bs["ratio"], cs["ratio"], "not_comparable",
                       "different speed reference or timing input size")]
@@ -140,21 +124,16 @@ def _speed(key, cur: dict, base: dict, threshold: float) -> list[Delta]:
         return [Delta(*key, "time_ratio", bs["ratio"], cs["ratio"], "not_comparable",
                       f"ratio timed on {speed_pages(bs)} memory pages in the baseline and on {speed_pages(cs)} pages "
                       "in the run: re-measure the baseline")]
-    change = cs["ratio"] / bs["ratio"] - 1.0
+    unlike = other_speed(bs, cs)
+    if unlike:
+        return [Delta(*key, "time_ratio", bs["ratio"], cs["ratio"], "not_comparable",
+                      f"{unlike}; ratios between models differ between machines: re-measure the baseline here")]
+    change, z, how = speed_change(bs, cs)
     ci = f"run CI [{cs['low']:.3f}, {cs['high']:.3f}], baseline CI [{bs.get('low', bs['ratio']):.3f}, " \
          f"{bs.get('high', bs['ratio']):.3f}]"
     return [Delta(*key, "time_ratio", bs["ratio"], cs["ratio"], speed_verdict(bs, cs, threshold),
-                  f"{change:+.1%} vs threshold {threshold:.0%}, z {speed_z(bs, cs):+.1f}, {ci}; "
+                  f"{change:+.1%} vs threshold {threshold:.0%} ({how}), z {z:+.1f}, {ci}; "
                   f"time / {cs['reference']} time, same run")]
-
-
-
-def too_noisy(self_speed: dict) -> bool:
-    """The reference timed against its own copy should give 1. Inconclusive when its 95% interval excludes 1 and
-    it is off by more than its own run-to-run offset allows for (2.576 x COPY_OFFSET_SD = 2.6 %): the machine
-    was noisier than the verdict's noise model."""
-    off = not self_speed["low"] <= 1.0 <= self_speed["high"]
-    return off and abs(math.log(self_speed["ratio"])) > Z_TWO_SIDED_1PCT * COPY_OFFSET_SD
 
 
 def self_check(run: dict) -> dict[str, str]:
@@ -185,9 +164,12 @@ def _absolute(key, cur: dict, base: dict, threshold: float, gate: bool) -> list[
 
 
 def compare(run: dict, baseline: dict, *, speed_threshold: float = DEFAULT_SPEED_THRESHOLD,
-            absolute_gate: bool = False) -> list[Delta]:
-    """Every (model, dataset, metric) of the baseline checked against the run, plus rows new in the run."""
+            absolute_gate: bool = False, first: dict | None = None) -> list[Delta]:
+    """Every (model, dataset, metric) of the baseline checked against the run, plus rows new in the run. With
+    ``first``, the run re-times that record's suspected speed regression: both runs' processes are judged together."""
     cur = {result_key(r): r for r in run["results"]}
+    earlier = {result_key(r): r for r in first["results"]} if first else {}
+    cpu = other_cpu(run["env"], baseline["env"])
     base = {result_key(r): r for r in baseline["results"]}
     same_env = not timing_mismatch(run["env"], baseline["env"])
     noisy = self_check(run)
@@ -201,8 +183,11 @@ def compare(run: dict, baseline: dict, *, speed_threshold: float = DEFAULT_SPEED
             deltas.append(Delta(*key, "result", None, None, "failed", c.get("error") or "the model failed"))
             continue
         deltas += _accuracy(key, c, b)
-        speed = _speed(key, c, b, speed_threshold)
-        if key[1] in noisy:  # the machine's noise would decide this verdict: neither pass nor fail
+        speed = _speed(key, c, b, speed_threshold, earlier.get(key))
+        if cpu:  # ratios between models differ between CPU designs: no verdict either way
+            speed = [dataclasses.replace(d, status="not_comparable", note=f"{cpu}: re-measure the baseline here; "
+                                                                          f"{d.note}") for d in speed]
+        elif key[1] in noisy:  # the machine's noise would decide this verdict: neither pass nor fail
             speed = [dataclasses.replace(d, status=INCONCLUSIVE, note=f"{noisy[key[1]]}; {d.note}") for d in speed]
         deltas += speed
         if same_env:

@@ -19,8 +19,9 @@ def cmd_compare(args) -> int:
     from .records import load_record  # noqa: PLC0415
 
     run_rec, base = load_record(args.run), load_record(args.baseline)
+    first = load_record(args.retimed) if isinstance(args.retimed, str) else None
     threshold = DEFAULT_SPEED_THRESHOLD if args.speed_threshold is None else args.speed_threshold
-    deltas = compare(run_rec, base, speed_threshold=threshold, absolute_gate=args.absolute_gate)
+    deltas = compare(run_rec, base, speed_threshold=threshold, absolute_gate=args.absolute_gate, first=first)
     mismatch = timing_mismatch(run_rec["env"], base["env"])
     print(f"run {run_rec['run_id']} vs baseline {base['run_id']}: "
           + ("absolute times compared (fingerprints match)" if not mismatch
@@ -71,8 +72,9 @@ def add_subcommands(sub) -> list:
     p.add_argument("--speed-threshold", type=float, default=None,
                    help="relative slowdown that may fail (default 0.03 = 3%%; its measured error rates are in "
                         "results/calibration.json)")
-    p.add_argument("--retimed", action="store_true",
-                   help="this run re-times a suspected speed regression (exit 6 before): a repeated one fails, exit 1")
+    p.add_argument("--retimed", nargs="?", const=True, default=False, metavar="FIRST.json",
+                   help="this run re-times a suspected speed regression (exit 6 before): a repeated one fails, exit 1; "
+                        "with the first run's record, both runs' timing processes are judged together")
     p.add_argument("--absolute-gate", action="store_true",
                    help="also fail on absolute-time slowdowns when the environment fingerprints match")
     p.add_argument("--all", action="store_true", help="list every check, not only what moved")

@@ -1,9 +1,10 @@
 """The speed gate's error rates from timed samples: every comparison judged as `compare` judges it.
 
-Each (baseline, current run, re-timing) combination of runs is judged by ``compare.speed_verdict`` at each
+Each (baseline, current run, re-timing) combination of runs is judged by ``speed_stats.speed_verdict`` at each
 threshold. The baseline is ``baseline_runs`` runs pooled, as a baseline timed with ``eval --for-baseline`` is
 (the suite's ``baseline_timing`` times the rounds in as many times the processes). A suspected regression is
-declared only when the re-timing (an independent run) confirms it, and a combination whose reference-vs-copy
+declared only when the re-timing confirms it, judged with the current run's processes added (as
+``compare --retimed FIRST`` judges it), and a combination whose reference-vs-copy
 ratio is off 1 beyond the run-to-run offset the verdict allows for is inconclusive (neither alarm nor detection).
 Real combinations are all of the real runs; replayed ones resample whole rounds of recorded raw samples (the
 pairing inside a round is kept, and each process's rounds are drawn from its own) to get many replicates
@@ -16,12 +17,14 @@ import itertools
 
 import numpy as np
 
-from .compare import (
+from .speed_stats import (
     COPY_OFFSET_SD,
     DEFAULT_SPEED_THRESHOLD,
+    MIN_PROCESS_SD,
     RUN_OFFSET_SD,
     Z_ONE_SIDED_1PCT,
     Z_TWO_SIDED_1PCT,
+    pooled_processes,
     speed_verdict,
     too_noisy,
 )
@@ -34,9 +37,11 @@ REF, COPY, SUBJECT = "reference", "reference_copy", "unchanged"
 
 INCONCLUSIVE = (f"reference vs copy 95% CI excludes 1 and is off by more than {Z_TWO_SIDED_1PCT} x its "
                 f"{COPY_OFFSET_SD * 100:g} % run-to-run offset")
-VERDICT = (f"regressed when the ratio grew by more than the threshold and ln(ratio) grew by more than "
-           f"{Z_ONE_SIDED_1PCT} standard errors of the difference: both sides' intervals and a {RUN_OFFSET_SD * 100:g} % "
-           "run-to-run offset per fresh process, averaged over each side's processes (compare.speed_verdict)")
+VERDICT = (f"regressed when the median of the per-process ratios grew by more than the threshold and by more than "
+           f"{Z_ONE_SIDED_1PCT} standard errors of the difference of medians, the per-process SD taken from both "
+           f"sides' processes (1.4826 x their median absolute deviation, at least {MIN_PROCESS_SD * 100:g} %); the "
+           f"confirmation judges the current run's and the re-timing's processes together "
+           f"(speed_stats.speed_verdict; single-process entries: intervals plus a {RUN_OFFSET_SD * 100:g} % offset)")
 
 
 def planted_name(share: float) -> str:
@@ -44,8 +49,11 @@ def planted_name(share: float) -> str:
 
 
 def _speed(samples: dict, name: str, rows: np.ndarray, processes: int) -> dict:
+    """A speed entry as a run records it, from the selected rounds (``rows``: each process's rounds in turn)."""
+    ratios = samples[name][rows] / samples[REF][rows]
+    ends = np.cumsum(split_rounds(len(rows), processes))[:-1]
     return speed_ratio(samples[name][rows].ravel().tolist(), samples[REF][rows].ravel().tolist()) | {
-        "processes": processes}
+        "processes": processes, "per_process": [float(np.median(block)) for block in np.split(ratios, ends)]}
 
 
 def pooled(runs: list[dict], rows: list[np.ndarray]) -> dict:
@@ -63,7 +71,7 @@ def judge(bases: list[dict], cur: dict, confirm: dict, rows: tuple, processes: i
     baseline = _speed(joined, SUBJECT, np.arange(len(joined[REF])), processes * len(bases))
     self_ratio = _speed(cur, COPY, c_rows, processes)
     current = {n: _speed(cur, n, c_rows, processes) for n in names}
-    retimed = {n: _speed(confirm, n, k_rows, processes) for n in names}
+    retimed = {n: pooled_processes(current[n], _speed(confirm, n, k_rows, processes)) for n in names}
     noisy = too_noisy(self_ratio)
     return {t: {n: "inconclusive" if noisy else "regressed"
                 if speed_verdict(baseline, current[n], t) == "regressed"  # confirmed by re-timing
@@ -132,7 +140,7 @@ def measured_slowdowns(runs: list[dict]) -> dict:
 def run_to_run_sd(runs: list[dict], processes: int = 1) -> dict:
     """Standard deviation across runs of ln(median paired ratio) to the reference: the offset between runs that
     one run's interval does not show; and across all processes of all runs, that of each process's own ratio
-    (compare.RUN_OFFSET_SD, per process, is the value pooled over calibrations)."""
+    (speed_stats.RUN_OFFSET_SD, for single-process entries, is the value pooled over calibrations)."""
     def sd(values):
         return float(np.std(values, ddof=1))
 

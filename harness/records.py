@@ -132,6 +132,13 @@ def _validate_row_values(row: dict, where: str, path) -> None:
     for name in ("ratio", "low", "high"):
         if name in speed and not metrics.METRICS["time_ratio"].valid(speed[name]):
             raise RecordError(f"{path}: {where} speed {name} = {speed[name]!r} is not a finite number; re-run it")
+    per_process = speed.get("per_process", [])
+    if not isinstance(per_process, list) or not all(metrics.METRICS["time_ratio"].valid(r) and r > 0
+                                                    for r in per_process):
+        raise RecordError(f"{path}: {where} speed per_process must be a list of positive finite ratios; re-run it")
+    reference_ms = speed.get("reference_clock_ms", 1.0)
+    if not metrics.METRICS["time_ratio"].valid(reference_ms) or reference_ms <= 0:
+        raise RecordError(f"{path}: {where} speed reference_clock_ms = {reference_ms!r} is not a positive time; re-run it")
     checkpoint = row.get("checkpoint")
     needed = (("ntire_repo", "script_sha256") if checkpoint and "team" in checkpoint  # --ntire-repo
               else ("source", "source_sha256") if checkpoint and "source" in checkpoint  # --model

@@ -64,8 +64,11 @@ def time_models(models: dict[str, torch.nn.Module], full_inputs, cfg: RunConfig,
             res.huge_pages_mib = huge
     ref = interleaved[REFERENCE_KEY]
     clock = ratio_clock(interleaved.values())
-    speed = {key: dict(speed_ratio(samples_on(res, clock), samples_on(ref, clock)), reference=p.speed_reference,
+    ref_samples = samples_on(ref, clock)
+    speed = {key: dict(speed_ratio(samples_on(res, clock), ref_samples), reference=p.speed_reference,
                        clock=clock, median_ms=res.median_ms, reference_median_ms=ref.median_ms,
+                       reference_clock_ms=statistics.median(ref_samples),
+                       per_process=per_process_ratios(samples_on(res, clock), ref_samples, p.rounds, res.processes),
                        input_hw=list(crops[0].shape[-2:]), n_inputs=len(crops), rounds=p.rounds,
                        processes=res.processes, pages=page_kind(res.huge_pages_mib))
              for key, res in interleaved.items()}
@@ -91,6 +94,20 @@ def ntire_timing(samples: dict[str, list[float]], reference_key: str, cfg: RunCo
     timing_input = {"kind": "full LR images, timed in the quality pass in dataset order (NTIRE protocol)",
                     "hw": None, "n": len(ref), "cold": cold}
     return runtime, speed, timing_input
+
+
+def per_process_ratios(samples_ms, reference_ms, rounds: int, processes: int) -> list[float]:
+    """Each timing process's median paired ratio (samples in process order, ``rounds`` split as timed): the
+    replicates the speed gate judges a run by (speed_stats.process_step)."""
+    from .process_timing import split_rounds  # noqa: PLC0415
+
+    per_round = len(samples_ms) // rounds
+    ratios, start = [], 0
+    for share in split_rounds(rounds, processes):
+        end = start + share * per_round
+        ratios.append(statistics.median(a / b for a, b in zip(samples_ms[start:end], reference_ms[start:end])))
+        start = end
+    return ratios
 
 
 def page_kind(huge_mib_per_process: list) -> str:

@@ -136,7 +136,7 @@ def test_speed_verdict_uses_both_sides_uncertainty():
 def test_speed_z_is_the_log_step_over_the_combined_standard_error():
     import math
 
-    from sr_harness.compare import RUN_OFFSET_SD, speed_z
+    from sr_harness.speed_stats import RUN_OFFSET_SD, speed_z
 
     base, cur = {"ratio": 1.0, "low": math.exp(-0.0196), "high": math.exp(0.0196)}, {"ratio": math.exp(0.05)}
     # se 0.01 from the baseline's interval, none from the run's, the run-to-run offset on both sides
@@ -148,7 +148,7 @@ def test_speed_z_is_the_log_step_over_the_combined_standard_error():
 def test_the_run_to_run_offset_is_averaged_over_the_entrys_timing_processes():
     import math
 
-    from sr_harness.compare import RUN_OFFSET_SD, offset_sd, speed_verdict, speed_z
+    from sr_harness.speed_stats import RUN_OFFSET_SD, offset_sd, speed_verdict, speed_z
 
     assert offset_sd({"ratio": 1.0}) == RUN_OFFSET_SD  # a record from before timing processes: one process
     assert offset_sd({"ratio": 1.0, "processes": 4}) == pytest.approx(RUN_OFFSET_SD / 2)
@@ -185,3 +185,81 @@ def test_reference_against_its_own_copy_off_one_makes_speed_inconclusive(tmp_pat
     worse = copy.deepcopy(noisy)
     worse["results"][0]["metrics"]["psnr_y"] -= 0.1  # an accuracy regression still fails: exit 1, not 5
     assert main(["compare", str(write_record(worse, tmp_path / "w.json")), "--baseline", str(b)]) == 1
+
+
+def processes(*ratios, ratio=None):
+    """A speed entry timed in len(ratios) fresh processes with these per-process ratios."""
+    mid = sorted(ratios)[len(ratios) // 2] if ratio is None else ratio
+    return {"reference": "rlfn_ntire_x4", "ratio": mid, "low": mid * 0.99, "high": mid * 1.01, "input_hw": [96, 96],
+            "n_pairs": 40 * len(ratios), "processes": len(ratios), "per_process": list(ratios)}
+
+
+def test_runs_in_several_processes_are_judged_by_the_spread_of_their_processes():
+    from sr_harness.speed_stats import speed_change, speed_verdict
+
+    tight_base = processes(*[0.80 * f for f in (0.995, 1.0, 1.005) * 6])  # 18 processes within 0.5 %
+    tight_run = processes(*[0.84 * f for f in (0.995, 1.0, 1.005, 0.998, 1.002, 1.0)])  # +5 %
+    change, z, how = speed_change(tight_base, tight_run)
+    assert change == pytest.approx(0.05) and how == "medians of per-process ratios" and z > 5
+    assert speed_verdict(tight_base, tight_run, 0.03) == "regressed"
+    # the same +5 % from processes that spread 6 % apart on this machine: within their noise, not called
+    wide_base = processes(*[0.80 * f for f in (0.94, 1.0, 1.06) * 6])
+    wide_run = processes(*[0.84 * f for f in (0.94, 1.0, 1.06, 0.97, 1.03, 1.0)])
+    assert speed_change(wide_base, wide_run)[1] < 2.326 and speed_verdict(wide_base, wide_run, 0.03) == "ok"
+
+
+def test_one_process_landing_far_off_does_not_decide_the_verdict():
+    from sr_harness.speed_stats import speed_verdict
+
+    base = processes(*[0.80 * f for f in (0.99, 1.0, 1.01) * 6])
+    unchanged_with_outlier = processes(0.80, 0.795, 0.805, 0.80, 0.802, 0.80 * 1.16)  # one process 16 % off
+    assert speed_verdict(base, unchanged_with_outlier, 0.03) == "ok"
+    # its mean would have moved +2.7 % and, on a fixed 2.6 % allowance, been a 5 % slowdown's size of doubt
+    slowed_with_outlier = processes(0.84, 0.835, 0.845, 0.84, 0.842, 0.84 * 0.84)
+    assert speed_verdict(base, slowed_with_outlier, 0.03) == "regressed"
+
+
+def test_entries_from_one_process_keep_the_fixed_offset_rule():
+    from sr_harness.speed_stats import speed_change
+
+    one = {"ratio": 1.0, "low": 0.99, "high": 1.01, "per_process": [1.0]}
+    assert speed_change(one, {**one, "ratio": 1.05, "per_process": [1.05]})[2] == "pooled ratios"
+    assert speed_change(processes(1.0, 1.0), {"ratio": 1.05, "low": 1.04, "high": 1.06})[2] == "pooled ratios"
+
+
+def test_the_retiming_is_judged_with_the_first_runs_processes(tmp_path, capsys):
+    def rec(*ratios):
+        r = row(ratio=sorted(ratios)[len(ratios) // 2])
+        r["speed"] = processes(*ratios)
+        return record(r)
+
+    base = write_record(rec(*[1.0 * f for f in (0.98, 1.0, 1.02) * 6]), tmp_path / "b.json")
+    first = write_record(rec(1.06, 1.05, 1.07, 1.06, 1.04, 1.06), tmp_path / "first.json")
+    # the re-timing alone (+3.5 %, z 2.0) is not significant; with the first run's six processes (+5 %) it is
+    retimed = write_record(rec(1.02, 1.05, 1.03, 1.06, 1.02, 1.04), tmp_path / "again.json")
+    assert main(["compare", str(first), "--baseline", str(base)]) == 6
+    assert main(["compare", str(retimed), "--baseline", str(base), "--retimed"]) == 0
+    assert main(["compare", str(retimed), "--baseline", str(base), "--retimed", str(first)]) == 1
+    assert "medians of per-process ratios" in capsys.readouterr().out
+    # an unchanged re-timing does not confirm it
+    calm = write_record(rec(1.0, 0.99, 1.01, 1.0, 1.02, 0.98), tmp_path / "calm.json")
+    assert main(["compare", str(calm), "--baseline", str(base), "--retimed", str(first)]) == 0
+
+
+def test_ratios_from_another_cpu_or_a_much_slower_reference_are_not_compared(tmp_path, capsys):
+    milan = {**ENV, "cpu_identity": {"vendor_id": "AuthenticAMD", "cpu family": "25", "model": "1"}}
+    genoa = {**ENV, "cpu_identity": {"vendor_id": "AuthenticAMD", "cpu family": "25", "model": "17"}}
+    base = record(row(ratio=0.83, low=0.82, high=0.84), env=genoa)
+    run = record(row(ratio=0.75, low=0.74, high=0.76), env=milan)
+    speed = [d for d in compare(run, base) if d.metric == "time_ratio"]
+    assert [d.status for d in speed] == ["not_comparable"] and "another CPU (model differ)" in speed[0].note
+    slow = record(row(ratio=1.2, low=1.19, high=1.21), env=genoa)  # what would be a +45 % regression
+    base["results"][0]["speed"]["reference_clock_ms"] = 28.7
+    slow["results"][0]["speed"]["reference_clock_ms"] = 53.7  # the reference itself 1.87x slower
+    speed = [d for d in compare(slow, base) if d.metric == "time_ratio"]
+    assert [d.status for d in speed] == ["not_comparable"] and "another machine" in speed[0].note
+    b, s = write_record(base, tmp_path / "b.json"), write_record(slow, tmp_path / "s.json")
+    assert main(["compare", str(s), "--baseline", str(b)]) == 0
+    assert "not_comparable" in capsys.readouterr().out
+    slow["results"][0]["speed"]["reference_clock_ms"] = 33.0  # 1.15x: the same machine, a busier hour
+    assert statuses(compare(slow, base), "time_ratio") == {"regressed"}

@@ -46,8 +46,17 @@ def test_crash_mid_write_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
 
 
+def with_speed(**speed):
+    rec = record()
+    rec["results"][0]["speed"] = {"reference": "r", "ratio": 1.0, "low": 0.9, "high": 1.1, **speed}
+    return rec
+
+
 @pytest.mark.parametrize("content, message", [
     ("{not json", "not a valid JSON record"),
+    (json.dumps(with_speed(per_process=[1.0, 0.0])), "per_process must be a list of positive finite ratios"),
+    (json.dumps(with_speed(per_process="1.0")), "per_process must be a list"),
+    (json.dumps(with_speed(reference_clock_ms=-3.0)), "reference_clock_ms = -3.0 is not a positive time"),
     (json.dumps({"kind": "something-else"}), "not an sr-harness run record"),
     (json.dumps({**record(), "schema_version": SCHEMA_VERSION + 1}), "schema_version"),
     (json.dumps({k: v for k, v in record().items() if k != "results"}), "lacks the field 'results'"),

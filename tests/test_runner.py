@@ -85,6 +85,18 @@ def test_steady_timing_in_fresh_processes_pairs_every_process_and_keeps_the_run_
     assert slim["speed"]["pages"] == page_kind(slim["runtime"]["huge_pages_mib"])
     if huge_pages_expected():
         assert slim["speed"]["pages"] == "huge" and min(slim["runtime"]["huge_pages_mib"]) > 0
+    # the gate's replicates: one ratio per process (per_process_ratios below), and the reference's own time
+    assert len(slim["speed"]["per_process"]) == 2 and min(slim["speed"]["per_process"]) > 0
+    assert rlfn["speed"]["reference_clock_ms"] == slim["speed"]["reference_clock_ms"] > 0
+
+
+def test_per_process_ratios_follow_the_rounds_each_process_timed():
+    from sr_harness.timing import per_process_ratios
+
+    model = [2.0, 2.0, 4.0, 4.0, 4.0, 4.0, 3.0, 3.0]  # 4 rounds x 2 inputs over 3 processes: 2 + 1 + 1 rounds
+    reference = [1.0] * 8
+    assert per_process_ratios(model, reference, rounds=4, processes=3) == [3.0, 4.0, 3.0]
+    assert per_process_ratios(model, reference, rounds=4, processes=1) == [3.5]
 
 
 def huge_pages_expected() -> bool:

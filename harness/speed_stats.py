@@ -1,0 +1,114 @@
+"""The speed gate's statistics: is the change between two speed entries (a model's time ratio to the reference,
+in a baseline and in a run) a slowdown beyond noise? ``compare`` applies it row by row; ``calibrate`` measures
+its error rates (results/calibration.json).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+# Smallest slowdown that may fail; its error rates are measured by `calibrate` (results/calibration.json).
+DEFAULT_SPEED_THRESHOLD = 0.03
+# A run's interval covers its own sampling noise only. Each fresh process also lands the ratio of an unchanged
+# model at an offset of its own, specific to each distinct module: SD per process 1.2-3.3 % over four calibrations
+# on 4 KiB pages (5.4 % on a noisier day); on huge pages most processes sit within ~2 %, with one now and then far
+# off (3.8-4.0 % SD with those). Runs split over k fresh processes (protocol.timing_processes) average it: each
+# side's error gets 2.6 % / sqrt(k) on top (a baseline timed with eval --for-baseline: k = 18). Used for entries
+# without per-process ratios (single-process runs, older records); several processes measure their own spread.
+RUN_OFFSET_SD = 0.026
+# The reference against its own copy (one module, timed half a rotation away) moved 0.2-0.4 % between runs of 6
+# processes (0.4-1.6 % in single-process runs; calibrate: reference_copy).
+COPY_OFFSET_SD = 0.01
+Z_ONE_SIDED_1PCT = 2.326  # significance of a speed change: a 1 % false-alarm rate from sampling noise alone
+Z_TWO_SIDED_1PCT = 2.576  # how far the reference may sit off its own copy before a run is inconclusive
+MAD_TO_SD = 1.4826  # median absolute deviation -> standard deviation (normal)
+MEDIAN_SE_FACTOR = 1.2533  # standard error of a median / that of a mean (normal, large samples)
+# Least per-process SD the process test assumes: six processes agreeing by chance must not make every step
+# significant (the least measured: 0.8 %).
+MIN_PROCESS_SD = 0.005
+
+
+def log_se(speed: dict) -> float:
+    """Standard error of ln(ratio), read off the entry's 95% interval (zero when it has none)."""
+    low, high = speed.get("low", speed["ratio"]), speed.get("high", speed["ratio"])
+    return (math.log(high) - math.log(low)) / 3.92
+
+
+def offset_sd(speed: dict) -> float:
+    """The run-to-run offset left in an entry's ratio: RUN_OFFSET_SD per fresh process it was timed in, averaged
+    over its processes (records before timing processes: one)."""
+    return RUN_OFFSET_SD / math.sqrt(speed.get("processes", 1))
+
+
+def speed_z(base: dict, cur: dict) -> float:
+    """The change of ln(ratio) in units of its standard error: both sides' intervals and run-to-run offsets."""
+    se = math.hypot(log_se(base), log_se(cur), offset_sd(base), offset_sd(cur))
+    step = math.log(cur["ratio"] / base["ratio"])
+    return step / se if se > 0 else math.copysign(math.inf, step) if step else 0.0
+
+
+def process_ln_ratios(speed: dict) -> list[float] | None:
+    """ln of each fresh process's ratio (``per_process``), or None for an entry timed in one process."""
+    ratios = speed.get("per_process")
+    return [math.log(r) for r in ratios] if ratios and len(ratios) > 1 else None
+
+
+def process_step(base: dict, cur: dict) -> tuple[float, float]:
+    """(step, z) between two entries timed in several fresh processes each. The step is the difference of the
+    medians of their processes' ln ratios; its standard error comes from the processes' own spread (1.4826 x the
+    median absolute deviation from each side's median, both sides pooled, at least MIN_PROCESS_SD), x 1.2533 for
+    medians.
+
+    Medians and the MAD, not means and the SD: now and then one process lands far off (-35 % against -22 %
+    typical), and it would decide a mean. The spread is measured on the machine at hand (per-process SD 0.8 % on
+    one host, 3.8 % with such outliers on another), not assumed."""
+    b, c = process_ln_ratios(base), process_ln_ratios(cur)
+    mid_b, mid_c = statistics.median(b), statistics.median(c)
+    deviations = [abs(x - mid_b) for x in b] + [abs(x - mid_c) for x in c]
+    sigma = max(MAD_TO_SD * statistics.median(deviations), MIN_PROCESS_SD)
+    step = mid_c - mid_b
+    return step, step / (MEDIAN_SE_FACTOR * sigma * math.sqrt(1 / len(b) + 1 / len(c)))
+
+
+def speed_change(base: dict, cur: dict) -> tuple[float, float, str]:
+    """(relative change, z, how it was judged) of ``cur`` against ``base``: by their processes when both were timed
+    in several, else by the pooled ratios' intervals and the fixed run-to-run offset (``speed_z``)."""
+    if process_ln_ratios(base) and process_ln_ratios(cur):
+        step, z = process_step(base, cur)
+        return math.exp(step) - 1.0, z, "medians of per-process ratios"
+    return cur["ratio"] / base["ratio"] - 1.0, speed_z(base, cur), "pooled ratios"
+
+
+def speed_verdict(base: dict, cur: dict, threshold: float) -> str:
+    """regressed / improved / ok for two speed entries (ratio, low, high; per_process when timed in several
+    processes).
+
+    A change is called only when it is larger than ``threshold`` and significant: ln(ratio) moved by more than
+    2.326 standard errors of the difference (one-sided 1 %), as pyperf judges it (``speed_change``).
+    Non-overlapping intervals, the first rule, missed most 10 % slowdowns; the fixed offset of ``speed_z`` alone
+    is right on one host only.
+    """
+    change, z, _ = speed_change(base, cur)
+    if change > threshold and z > Z_ONE_SIDED_1PCT:
+        return "regressed"
+    if change < -threshold and z < -Z_ONE_SIDED_1PCT:
+        return "improved"
+    return "ok"
+
+
+def pooled_processes(first: dict, retimed: dict) -> dict:
+    """A re-timing's speed entry with the first run's processes added (both timed in several fresh processes),
+    so the confirmation judges all of them; otherwise the re-timing alone."""
+    if not (process_ln_ratios(first) and process_ln_ratios(retimed)):
+        return retimed
+    return {**retimed, "per_process": [*first["per_process"], *retimed["per_process"]],
+            "processes": first.get("processes", 1) + retimed.get("processes", 1)}
+
+
+def too_noisy(self_speed: dict) -> bool:
+    """The reference timed against its own copy should give 1. Inconclusive when its 95% interval excludes 1 and
+    it is off by more than its own run-to-run offset allows for (2.576 x COPY_OFFSET_SD = 2.6 %): the machine
+    was noisier than the verdict's noise model."""
+    off = not self_speed["low"] <= 1.0 <= self_speed["high"]
+    return off and abs(math.log(self_speed["ratio"])) > Z_TWO_SIDED_1PCT * COPY_OFFSET_SD
