@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The GPU check: packed here, run once on a lent CUDA machine (which gets the checkout only, no network).
 
-  python .ci/gpu_check.py pack [--shared ../shared]     here: writes the git-ignored .gpu/ (about 4 MiB)
+  python .ci/gpu_check.py pack [--shared ../shared]     here: writes the git-ignored .gpu/ (about 7 MiB)
   python .ci/gpu_check.py run                           there, in the checkout, with .gpu carried
 
 ``pack`` puts in .gpu/: wheels the CUDA image lacks (fvcore and its pure-Python needs), the three official x4
