@@ -29,15 +29,23 @@ def environment_flags(device: str) -> dict:
     return flags
 
 
-def cpu_model() -> str:
+def first_processor() -> dict[str, str]:
+    """The first processor's ``key: value`` lines of /proc/cpuinfo ({} off Linux)."""
+    fields = {}
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
             for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break  # the first processor's block only
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return fields
+
+
+def cpu_model() -> str:
+    return first_processor().get("model name") or platform.processor() or platform.machine()
 
 
 # /proc/cpuinfo fields that tell one CPU design from another where the model name does not (a VM may show a
@@ -49,20 +57,10 @@ def cpu_identity() -> dict | None:
     """The first CPU's identifying /proc/cpuinfo fields, plus a digest of its feature flags; None off Linux."""
     import hashlib  # noqa: PLC0415
 
-    fields = {}
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if not line.strip():
-                    break  # the first processor's block only
-                key, _, value = line.partition(":")
-                key, value = key.strip(), value.strip()
-                if key in CPU_IDENTITY_FIELDS:
-                    fields[key] = value
-                elif key == "flags":
-                    fields["flags_sha256"] = hashlib.sha256(" ".join(sorted(value.split())).encode()).hexdigest()[:16]
-    except OSError:
-        return None
+    cpu = first_processor()
+    fields = {key: cpu[key] for key in CPU_IDENTITY_FIELDS if key in cpu}
+    if "flags" in cpu:
+        fields["flags_sha256"] = hashlib.sha256(" ".join(sorted(cpu["flags"].split())).encode()).hexdigest()[:16]
     return fields or None
 
 
