@@ -29,7 +29,7 @@ from .speed_stats import (
     too_noisy,
 )
 from .process_timing import split_rounds
-from .timing import speed_ratio
+from .timing import per_process_ratios, speed_ratio
 
 SLOWDOWNS = (0.05, 0.10, 0.20)
 THRESHOLDS = (DEFAULT_SPEED_THRESHOLD, 0.05, 0.10)
@@ -50,10 +50,9 @@ def planted_name(share: float) -> str:
 
 def _speed(samples: dict, name: str, rows: np.ndarray, processes: int) -> dict:
     """A speed entry as a run records it, from the selected rounds (``rows``: each process's rounds in turn)."""
-    ratios = samples[name][rows] / samples[REF][rows]
-    ends = np.cumsum(split_rounds(len(rows), processes))[:-1]
-    return speed_ratio(samples[name][rows].ravel().tolist(), samples[REF][rows].ravel().tolist()) | {
-        "processes": processes, "per_process": [float(np.median(block)) for block in np.split(ratios, ends)]}
+    model, reference = samples[name][rows].ravel().tolist(), samples[REF][rows].ravel().tolist()
+    return speed_ratio(model, reference) | {
+        "processes": processes, "per_process": per_process_ratios(model, reference, len(rows), processes)}
 
 
 def pooled(runs: list[dict], rows: list[np.ndarray]) -> dict:
