@@ -60,28 +60,25 @@ def pack(shared: Path, wheels: bool = True) -> None:
         else:
             shutil.copy(repo / item, target)
     set5 = shared / "datasets" / "Set5"
-    write_ntire_split(PACK / "data", "valid", [(p.stem, read_png(p), set5 / "LR_bicubic_X4" / p.name)
+    from sr_harness.data import read_rgb  # noqa: PLC0415
+
+    write_ntire_split(PACK / "data", "valid", [(p.stem, read_rgb(p), set5 / "LR_bicubic_X4" / p.name)
                                                for p in sorted((set5 / "HR").glob("*.png"))])
     size = sum(f.stat().st_size for f in PACK.rglob("*") if f.is_file())
     print(f"packed {PACK} ({size / 2**20:.1f} MiB): carry it as '.gpu' and run `python3 .ci/gpu_check.py run`")
-
-
-def read_png(path: Path):
-    import imageio.v3 as iio  # noqa: PLC0415
-
-    return iio.imread(path)
 
 
 def write_ntire_split(root: Path, split: str, images: list) -> None:
     """NTIRE layout: HR mod-cropped to 4 as <name>.png, LR as <name>x4.png (copied, or made by MATLAB bicubic)."""
     import imageio.v3 as iio  # noqa: PLC0415
     from sr_harness.protocols.imresize import bicubic_downscale  # noqa: PLC0415
+    from sr_harness.protocols.quality import modcrop  # noqa: PLC0415
 
     hr_dir, lr_dir = root / f"DIV2K_LSDIR_{split}_HR", root / f"DIV2K_LSDIR_{split}_LR"
     hr_dir.mkdir(parents=True, exist_ok=True)
     lr_dir.mkdir(parents=True, exist_ok=True)
     for name, hr, lr in images:
-        hr = hr[: hr.shape[0] - hr.shape[0] % 4, : hr.shape[1] - hr.shape[1] % 4, :3]
+        hr = modcrop(hr, 4)
         iio.imwrite(hr_dir / f"{name}.png", hr)
         if lr is None:
             iio.imwrite(lr_dir / f"{name}x4.png", bicubic_downscale(hr, 4))
@@ -177,9 +174,9 @@ def run(runs: int, n_2k: int, rehearse: bool) -> None:
     env = dict(os.environ, PYTHONPATH=str(CPU_SHIM)) if rehearse else dict(os.environ)
     official_runs = official(Path("/tmp/sr_gpu_official"), data, runs, env)
     (out / f"official_{gpu}.json").write_text(json.dumps(official_runs, indent=1))
-    record = json.loads(record_path.read_text())
-    (out / f"summary_{gpu}.json").write_text(json.dumps(summary(record, official_runs), indent=1))
-    for row in summary(record, official_runs)["rows"]:
+    side_by_side = summary(json.loads(record_path.read_text()), official_runs)
+    (out / f"summary_{gpu}.json").write_text(json.dumps(side_by_side, indent=1))
+    for row in side_by_side["rows"]:
         print(json.dumps(row))
     if os.environ.get("OUT"):
         for path in out.glob(f"*{gpu}.json"):
