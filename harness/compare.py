@@ -109,8 +109,12 @@ def other_speed(bs: dict, cs: dict) -> str | None:
 
 def _speed(key, cur: dict, base: dict, threshold: float, first: dict | None = None) -> list[Delta]:
     bs, cs = base.get("speed"), cur.get("speed")
-    if not bs or not cs:
+    if not bs and not cs:
         return []
+    if not bs or not cs:  # a speed check that silently vanished would pass every slowdown
+        side = "run" if not cs else "baseline"
+        return [Delta(*key, "time_ratio", (bs or {}).get("ratio"), (cs or {}).get("ratio"), "missing",
+                      f"speed entry absent from the {side}; time both, or update the baseline")]
     if first and first.get("speed"):
         cs = pooled_processes(first["speed"], cs)
     if bs["reference"] != cs["reference"] or bs.get("input_hw") != cs.get("input_hw"):

@@ -42,6 +42,20 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_fraction(text: str) -> float:
+    """argparse type for relative thresholds: a finite number > 0 (nan or inf would make every check pass)."""
+    import argparse  # noqa: PLC0415
+    import math  # noqa: PLC0415
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; e.g. 0.03 for 3 %") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0 (e.g. 0.03 for 3 %), got {text}")
+    return value
+
+
 def user_error_types() -> tuple[type[BaseException], ...]:
     """Errors whose message is written for the user (one line naming the file and the fix)."""
     types: list[type[BaseException]] = [HarnessError]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 from . import PROJECT_ROOT
-from .errors import EXIT_INCONCLUSIVE, EXIT_REGRESSION, EXIT_SPEED_UNCONFIRMED
+from .errors import EXIT_INCONCLUSIVE, EXIT_REGRESSION, EXIT_SPEED_UNCONFIRMED, positive_fraction
 
 DEFAULT_BASELINE = PROJECT_ROOT / "results" / "baseline.json"
 
@@ -69,7 +69,7 @@ def add_subcommands(sub) -> list:
     p = sub.add_parser("compare", help="regression check of a run against a baseline (exit 1 on regression)")
     p.add_argument("run")
     p.add_argument("--baseline", default=str(DEFAULT_BASELINE))
-    p.add_argument("--speed-threshold", type=float, default=None,
+    p.add_argument("--speed-threshold", type=positive_fraction, default=None,
                    help="relative slowdown that may fail (default 0.03 = 3%%; its measured error rates are in "
                         "results/calibration.json)")
     p.add_argument("--retimed", nargs="?", const=True, default=False, metavar="FIRST.json",

@@ -50,12 +50,26 @@ def to_csv(records: list[dict]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows([["" if v is None else v for v in row] for row in body])
+    writer.writerows([[_csv_cell(v) for v in row] for row in body])
     return out.getvalue()
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet evaluates a text cell starting with these
+
+
+def _csv_cell(value):
+    """Text that a spreadsheet would run as a formula (labels come from other people's code) gets a leading
+    apostrophe, as OWASP's CSV-injection advice says; numbers, negative ones included, stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _md_cell(value) -> str:
     text = "–" if value is None else str(value)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")  # raw HTML in a cell stays text
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 

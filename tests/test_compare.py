@@ -109,6 +109,26 @@ def test_missing_row_fails_and_new_row_does_not():
     assert statuses(deltas, "result") == {"new"} and not has_regression(deltas)
 
 
+def test_a_speed_entry_on_one_side_only_is_named_and_fails():
+    timed, untimed = row(), row()
+    untimed.pop("speed")
+    for run, base, side in ((record(untimed), record(timed), "run"), (record(timed), record(untimed), "baseline")):
+        deltas = compare(run, base)
+        speed = [d for d in deltas if d.metric == "time_ratio"]
+        assert [d.status for d in speed] == ["missing"] and f"absent from the {side}" in speed[0].note
+        assert has_regression(deltas)
+    assert not [d for d in compare(record(untimed), record(untimed)) if d.metric == "time_ratio"]
+
+
+@pytest.mark.parametrize("threshold", ["nan", "inf", "-inf", "0", "-0.03", "abc"])
+def test_a_speed_threshold_that_is_not_a_finite_positive_number_is_refused(tmp_path, capsys, threshold):
+    base = write_record(record(row()), tmp_path / "base.json")
+    slow = write_record(record(row(ratio=1.5, low=1.45, high=1.55)), tmp_path / "slow.json")
+    assert main(["compare", str(slow), "--baseline", str(base), f"--speed-threshold={threshold}"]) == 2
+    err = capsys.readouterr().err
+    assert "--speed-threshold" in err and "ok:" not in err
+
+
 def test_cli_compare_exits_1_with_a_table_of_what_moved(tmp_path, capsys):
     base = write_record(record(row()), tmp_path / "base.json")
     planted = copy.deepcopy(record(row()))

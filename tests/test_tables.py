@@ -30,6 +30,25 @@ def test_markdown_escapes_pipes_and_aligns_numbers():
     assert all(line.count(" | ") == lines[0].count(" | ") for line in lines[2:3])
 
 
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised_and_numbers_kept():
+    run = record()
+    run["results"][2]["model"] = "=1+2"
+    run["results"][1]["model"] = "@SUM(A1)"
+    run["results"][2]["metrics"]["psnr_y"] = -1.5
+    table = list(csv.reader(io.StringIO(to_csv([run]))))
+    models = [line[1] for line in table[1:]]
+    assert "'=1+2" in models and "'@SUM(A1)" in models and "=1+2" not in models
+    slowed = next(line for line in table[1:] if line[1] == "'=1+2")
+    assert "-1.5" in slowed  # a negative number is a number, not a formula
+
+
+def test_markdown_cells_show_raw_html_as_text():
+    run = record()
+    run["results"][2]["model"] = "<img src=x onerror=alert(1)>"
+    text = to_markdown([run])
+    assert "<img" not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
+
+
 def test_cli_takes_the_format_from_the_suffix_and_never_replaces_a_record(tmp_path, capsys):
     source = tmp_path / "run.json"
     source.write_text(json.dumps(record()))
