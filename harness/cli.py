@@ -17,6 +17,7 @@ from .errors import (
     EXIT_FAILED_ROWS,
     EXIT_USAGE,
     positive_int,
+    thread_count,
     run_command,
 )
 
@@ -229,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ntire-runs", type=positive_int, default=1, metavar="N",
                    help="NTIRE mode: repeat the whole evaluation in N fresh processes, runtime = mean of the runs "
                    "(the organizers use 5)")
-    p.add_argument("--threads", type=positive_int, default=None,
+    p.add_argument("--threads", type=thread_count, default=None,
                    help="torch CPU threads (overrides the suite's; recorded in the fingerprint)")
     p.add_argument("--metric", action="append", default=[], help="also compute an optional metric (ssim_rgb: "
                    "the NTIRE script's --ssim, mean SSIM over R, G, B); repeatable")

@@ -42,6 +42,19 @@ def positive_int(text: str) -> int:
     return value
 
 
+def thread_count(text: str) -> int:
+    """argparse type for --threads: 1 up to the CPUs this process may run on (far more crashed torch's pool)."""
+    import argparse  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    value = positive_int(text)
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if value > available:
+        raise argparse.ArgumentTypeError(f"must be at most {available} (the CPUs this machine gives the process), "
+                                         f"got {value}")
+    return value
+
+
 def positive_fraction(text: str) -> float:
     """argparse type for relative thresholds: a finite number > 0 (nan or inf would make every check pass)."""
     import argparse  # noqa: PLC0415

@@ -93,3 +93,14 @@ def test_bad_dataset_is_one_line(capsys, tmp_path):
     assert main(["eval", "--models", "bicubic", "--data", str(empty), "--out", str(tmp_path / "r.json")]) == 2
     assert str(empty) in one_line_error(capsys)
     assert not (tmp_path / "r.json").exists()
+
+
+def test_threads_beyond_the_machines_cpus_are_refused_before_any_work(tmp_path, capsys):
+    import os
+
+    too_many = str(len(os.sched_getaffinity(0)) + 1)
+    out = tmp_path / "r.json"
+    assert main(["eval", "--suite", "default", "--threads", "100000", "--out", str(out)]) == 2
+    assert main(["eval", "--suite", "default", "--threads", too_many, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--threads" in err and "at most" in err and not out.exists()

@@ -10,7 +10,7 @@ import dataclasses
 import pathlib
 import sys
 
-from sr_harness.errors import EXIT_STOPPED, positive_int
+from sr_harness.errors import EXIT_STOPPED, positive_int, thread_count
 
 
 def add_subcommands(subparsers) -> None:
@@ -47,7 +47,7 @@ def add_subcommands(subparsers) -> None:
 
 def _common(p) -> None:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads per process")
+    p.add_argument("--threads", type=thread_count, default=None, help="torch CPU threads per process")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bars")
 
 
