@@ -86,11 +86,22 @@ def parse_suites(data: dict, source: str) -> dict[str, Suite]:
 
 def load_suites(path: str | os.PathLike = SUITES_FILE) -> dict[str, Suite]:
     path = Path(path)
+    fix = "give a UTF-8 TOML file in the format of harness/suites.toml"
     try:
+        if not path.is_file():  # a FIFO or device would block the read or never end
+            raise ConfigError(f"{path}: not a regular file; {fix}")
+        if path.stat().st_size > MAX_SUITES_BYTES:
+            raise ConfigError(f"{path}: {path.stat().st_size} bytes, more than a suites file's "
+                              f"{MAX_SUITES_BYTES} limit; {fix}")
         data = toml.loads(path.read_text(encoding="utf-8"))
-    except (OSError, toml.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read suites file ({exc})") from None
+    except (OSError, toml.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read suites file ({exc}); {fix}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to read; {fix}") from None
     return parse_suites(data, str(path))
+
+
+MAX_SUITES_BYTES = 1 << 20  # suites are a few KiB; the limit keeps a wrong file from filling memory
 
 
 SHIPPED_DIR = Path("results") / "checkpoints"  # in the repository; in an installed wheel: sr_harness/checkpoints

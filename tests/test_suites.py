@@ -1,4 +1,5 @@
 """Suites file: the three shipped suites parse; unknown keys anywhere are errors."""
+import os
 
 import pytest
 
@@ -74,3 +75,19 @@ def test_ntire_teams_must_be_a_string(tmp_path):
     bad.write_text("[zoo]\nntire_teams = [0, 21]\n")
     with pytest.raises(ConfigError, match="ntire_teams must be a string"):
         load_suites(bad)
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda p: os.mkfifo(p), "not a regular file"),
+    (lambda p: p.write_bytes(b"[mine]\ndescription = \"\xff\xfe\"\n"), "cannot read suites file"),
+    (lambda p: p.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n"), "suites"),
+    (lambda p: p.write_bytes(b"#" * (2 << 20)), "limit"),
+])
+def test_a_suites_file_that_cannot_be_read_is_one_line_and_exit_2(tmp_path, capsys, make, says):
+    from sr_harness.cli import main
+
+    path = tmp_path / "mine.toml"
+    make(path)
+    assert main(["eval", "--suite-file", str(path), "--out", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}") and says in err and len(err.strip().splitlines()) == 1
