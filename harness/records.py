@@ -129,9 +129,15 @@ def _validate_row_values(row: dict, where: str, path) -> None:
         if name in metrics.COMPLEXITY:
             _check_number(value, metrics.METRICS[name], f"{where} complexity", path)
     speed = row.get("speed") or {}
+    if speed:  # every field the gate reads: a damaged entry is named here, not a crash inside compare
+        if not isinstance(speed.get("reference"), str):
+            raise RecordError(f"{path}: {where} speed lacks its reference model name; re-run it")
+        if "ratio" not in speed:
+            raise RecordError(f"{path}: {where} speed lacks its ratio; re-run it")
     for name in ("ratio", "low", "high"):
-        if name in speed and not metrics.METRICS["time_ratio"].valid(speed[name]):
-            raise RecordError(f"{path}: {where} speed {name} = {speed[name]!r} is not a finite number; re-run it")
+        if name in speed and not (metrics.METRICS["time_ratio"].valid(speed[name]) and speed[name] > 0):
+            raise RecordError(f"{path}: {where} speed {name} = {speed[name]!r} is not a positive finite number; "
+                              "re-run it")
     per_process = speed.get("per_process", [])
     if not isinstance(per_process, list) or not all(metrics.METRICS["time_ratio"].valid(r) and r > 0
                                                     for r in per_process):

@@ -57,6 +57,11 @@ def with_speed(**speed):
     (json.dumps(with_speed(per_process=[1.0, 0.0])), "per_process must be a list of positive finite ratios"),
     (json.dumps(with_speed(per_process="1.0")), "per_process must be a list"),
     (json.dumps(with_speed(reference_clock_ms=-3.0)), "reference_clock_ms = -3.0 is not a positive time"),
+    (json.dumps(with_speed(ratio=-1.0)), "speed ratio = -1.0 is not a positive finite number"),
+    (json.dumps({**with_speed(), "results": [{**with_speed()["results"][0], "speed": {"ratio": 1.0}}]}),
+     "speed lacks its reference model name"),
+    (json.dumps({**with_speed(), "results": [{**with_speed()["results"][0], "speed": {"reference": "r"}}]}),
+     "speed lacks its ratio"),
     (json.dumps({"kind": "something-else"}), "not an sr-harness run record"),
     (json.dumps({**record(), "schema_version": SCHEMA_VERSION + 1}), "schema_version"),
     (json.dumps({k: v for k, v in record().items() if k != "results"}), "lacks the field 'results'"),
@@ -79,3 +84,19 @@ def test_cli_reports_bad_record_in_one_line_and_fails(tmp_path, capsys):
     assert main(["report", str(tmp_path / "absent.json"), "-o", str(tmp_path / "r.html")]) == 2
     assert "no such record file" in capsys.readouterr().err
     assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("damage", [{"ratio": -1.0}, {"reference": None}, {"ratio": None}])
+def test_a_damaged_speed_entry_in_a_baseline_is_exit_2_for_compare_and_baseline_update(tmp_path, capsys, damage):
+    good = write_record(with_speed(), tmp_path / "good.json")
+    bad = with_speed()
+    speed = bad["results"][0]["speed"]
+    for key, value in damage.items():
+        speed.pop(key) if value is None else speed.__setitem__(key, value)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    before = path.read_bytes()
+    assert main(["compare", str(good), "--baseline", str(path)]) == 2
+    assert main(["baseline", "update", "--from", str(good), "--to", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "unexpected" not in err and err.count(str(path)) == 2 and path.read_bytes() == before
