@@ -145,7 +145,19 @@ def cmd_eval(args) -> int:
     failed = [r for r in record["results"] if r["status"] != "ok"]
     for row in failed:
         print(f"error: {row['model']} on {row['dataset']} failed: {row['error']}", file=sys.stderr)
-    return EXIT_FAILED_ROWS if failed else 0
+    unbuilt = _requested_but_unbuilt(args, record)
+    for entry in unbuilt:
+        print(f"error: {entry['model']} was asked for by --team and could not be built: {entry['reason']}",
+              file=sys.stderr)
+    return EXIT_FAILED_ROWS if failed or unbuilt else 0
+
+
+def _requested_but_unbuilt(args, record: dict) -> list[dict]:
+    """Teams named one by one (``--team 0,21``) that could not be built: a run that lacks what it was asked for
+    is not a success. With ``--team all`` an unbuildable team is a note, not a failure."""
+    if not args.team or args.team.strip().lower() == "all":
+        return []
+    return [m for m in record["missing"] if m["checkpoint"].endswith("select_model")]
 
 
 def _optional_baseline(path):

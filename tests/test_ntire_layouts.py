@@ -95,3 +95,14 @@ def test_2023_and_2026_layouts_build_what_can_be_built_and_say_why_not(repo):
     assert team["metrics"]["psnr_y"] > 15
     assert missing["team01"].startswith("UnboundLocalError")  # the 2025/2026 placeholder branch
     assert "weights_only" in missing["team13"] or "Weights only load failed" in missing["team13"]  # never unpickled
+
+
+def test_a_team_asked_for_by_id_that_cannot_be_built_exits_4_and_all_stays_0(repo, tmp_path, capsys):
+    from sr_harness.cli import main
+
+    common = ["--ntire-repo", str(repo), "--data", "embedded", "--rounds", "1", "--warmup", "0",
+              "--timing-size", "32", "--force"]
+    assert main(["eval", "--team", "13", "--out", str(tmp_path / "one.json"), *common]) == 4
+    assert "team13 was asked for by --team and could not be built" in capsys.readouterr().err
+    assert main(["eval", "--team", "0", "--out", str(tmp_path / "ok.json"), *common]) == 0
+    assert main(["eval", "--team", "all", "--out", str(tmp_path / "all.json"), *common]) == 0
