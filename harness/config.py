@@ -51,6 +51,17 @@ def _protocol(table: dict, where: str) -> ProtocolConfig:
         raise ConfigError(f"{where}: {exc}") from None
 
 
+def _check_shapes(table: dict, where: str) -> None:
+    """The containers a suite table holds, before anything iterates them (``models = 3`` was a TypeError)."""
+    models, data, protocol = table.get("models", []), table.get("data", []), table.get("protocol", {})
+    if not isinstance(models, list) or not all(isinstance(m, dict) for m in models):
+        raise ConfigError(f"{where}: models must be a list of tables ([[{where.split('[')[-1][:-1]}.models]] ...)")
+    if not isinstance(data, list) or not all(isinstance(d, str) for d in data):
+        raise ConfigError(f"{where}: data must be a list of folder names, e.g. data = [\"embedded\"]")
+    if not isinstance(protocol, dict):
+        raise ConfigError(f"{where}: protocol must be a table, e.g. protocol = {{ rounds = 10 }}")
+
+
 def parse_suites(data: dict, source: str) -> dict[str, Suite]:
     suites = {}
     for name, table in data.items():
@@ -58,6 +69,7 @@ def parse_suites(data: dict, source: str) -> dict[str, Suite]:
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: expected a table")
         _check_keys(table, [*_fields(Suite), "bicubic"], where)
+        _check_shapes(table, where)
         models = []
         if table.get("bicubic", False):
             models.append(BICUBIC_ENTRY)

@@ -91,3 +91,14 @@ def test_a_suites_file_that_cannot_be_read_is_one_line_and_exit_2(tmp_path, caps
     assert main(["eval", "--suite-file", str(path), "--out", str(tmp_path / "r.json")]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {path}") and says in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("body, says", [("models = 3", "models must be a list of tables"),
+                                        ("models = [3]", "models must be a list of tables"),
+                                        ("data = 3", "data must be a list of folder names"),
+                                        ("protocol = 3", "protocol must be a table")])
+def test_suite_containers_of_the_wrong_type_are_named(tmp_path, body, says):
+    path = tmp_path / "mine.toml"
+    path.write_text(f'[mine]\ndescription = "x"\n{body}\n')
+    with pytest.raises(ConfigError, match=says):
+        load_suites(path)
