@@ -51,11 +51,11 @@ def _protocol(table: dict, where: str) -> ProtocolConfig:
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def _check_shapes(table: dict, where: str) -> None:
+def _check_shapes(table: dict, name: str, where: str) -> None:
     """The containers a suite table holds, before anything iterates them (``models = 3`` was a TypeError)."""
     models, data, protocol = table.get("models", []), table.get("data", []), table.get("protocol", {})
     if not isinstance(models, list) or not all(isinstance(m, dict) for m in models):
-        raise ConfigError(f"{where}: models must be a list of tables ([[{where.split('[')[-1][:-1]}.models]] ...)")
+        raise ConfigError(f"{where}: models must be a list of tables ([[{name}.models]] ...)")
     if not isinstance(data, list) or not all(isinstance(d, str) for d in data):
         raise ConfigError(f"{where}: data must be a list of folder names, e.g. data = [\"embedded\"]")
     if not isinstance(protocol, dict):
@@ -69,7 +69,7 @@ def parse_suites(data: dict, source: str) -> dict[str, Suite]:
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: expected a table")
         _check_keys(table, [*_fields(Suite), "bicubic"], where)
-        _check_shapes(table, where)
+        _check_shapes(table, name, where)
         models = []
         if table.get("bicubic", False):
             models.append(BICUBIC_ENTRY)
@@ -102,8 +102,9 @@ def load_suites(path: str | os.PathLike = SUITES_FILE) -> dict[str, Suite]:
     try:
         if not path.is_file():  # a FIFO or device would block the read or never end
             raise ConfigError(f"{path}: not a regular file; {fix}")
-        if path.stat().st_size > MAX_SUITES_BYTES:
-            raise ConfigError(f"{path}: {path.stat().st_size} bytes, more than a suites file's "
+        size = path.stat().st_size
+        if size > MAX_SUITES_BYTES:
+            raise ConfigError(f"{path}: {size} bytes, more than a suites file's "
                               f"{MAX_SUITES_BYTES} limit; {fix}")
         data = toml.loads(path.read_text(encoding="utf-8"))
     except (OSError, toml.TOMLDecodeError, UnicodeDecodeError) as exc:

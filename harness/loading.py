@@ -103,5 +103,5 @@ def _ntire_team(entry, device: str):
         module, info = build_team(spec["ntire_repo"], spec["team"], device)
     except TeamUnbuildable as exc:
         return {"model": entry.key, "checkpoint": f"{spec['ntire_repo']}/test_demo.py select_model",
-                "variant": entry.variant, "reason": str(exc)}
+                "variant": entry.variant, "team": spec["team"], "reason": str(exc)}
     return LoadedModel(entry.key, module.model_name, entry.variant, module.eval(), jsonable(info))
