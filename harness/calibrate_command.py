@@ -30,7 +30,16 @@ def add_subcommand(subparsers) -> None:
                    help="replayed comparisons per condition (default 300, or the replayed calibration's)")
     p.add_argument("--replay", metavar="CALIBRATION.json", default=None,
                    help="no timing: re-judge an earlier calibration's raw samples with today's verdict rule")
-    p.add_argument("--load-seconds", type=float, default=1800.0, help="upper bound of the background load")
+    p.add_argument("--load-seconds", type=float, default=3600.0, help="upper bound of the background load")
+    p.add_argument("--ab", action="store_true",
+                   help="the speed A/B's rates: planted commits in a scratch clone timed against HEAD, as CI's "
+                        "compare --base times them (calibrate_ab)")
+    p.add_argument("--levels", default="0.03,0.05,0.10", help="--ab: planted slowdowns (shares of slimrlfn_x4's time)")
+    p.add_argument("--null-trials", type=positive_int, default=3, help="--ab: trials of the docs-only commit per "
+                   "condition")
+    p.add_argument("--slowed-trials", type=positive_int, default=1, help="--ab: trials of each planted commit per "
+                   "condition")
+    p.add_argument("--conditions", default="quiet,loaded", help="--ab: quiet, loaded (2 busy processes) or both")
     p.set_defaults(func=cmd_calibrate)
 
 
@@ -58,6 +67,8 @@ def cmd_calibrate(args) -> int:
     from .records import WALL_CLOCK  # noqa: PLC0415
 
     dest = Destination(Path(args.out), "json", flag="--out", replace=args.force).check()
+    if args.ab:
+        return _calibrate_ab(args, dest)
     if args.replay:
         result = replay(_calibration(args.replay), replicates=args.replicates, baseline_runs=args.baseline_runs)
     else:
@@ -84,3 +95,36 @@ def _print_rates(label: str, data: dict) -> None:
         print(f"{label} threshold {float(threshold):.0%}: false alarms {fa['regressed']}/{fa['conclusive']} replayed, "
               f"{real['false_alarm_rate']['regressed']}/{real['false_alarm_rate']['conclusive']} real; "
               f"detection {detect} (replayed)")
+
+
+def _fractions(text: str, flag: str) -> list[float]:
+    from .errors import positive_fraction  # noqa: PLC0415
+
+    try:
+        return [positive_fraction(t) for t in text.split(",")]
+    except Exception as exc:  # noqa: BLE001  (argparse's message, as one line)
+        raise HarnessError(f"{flag} {text!r}: {exc}; e.g. {flag} 0.03,0.05,0.10") from None
+
+
+def _calibrate_ab(args, dest) -> int:
+    import json  # noqa: PLC0415
+
+    from .calibrate_ab import calibrate_ab  # noqa: PLC0415
+    from .speed_stats import DEFAULT_AB_PROCESSES, DEFAULT_AB_ROUNDS  # noqa: PLC0415
+
+    conditions = args.conditions.split(",")
+    if not conditions or set(conditions) - {"quiet", "loaded"}:
+        raise HarnessError(f"--conditions {args.conditions!r}: give quiet, loaded or quiet,loaded")
+    result = calibrate_ab(levels=_fractions(args.levels, "--levels"), null_trials=args.null_trials,
+                          slowed_trials=args.slowed_trials, conditions=conditions, load_seconds=args.load_seconds,
+                          rounds=args.rounds or DEFAULT_AB_ROUNDS, processes=args.processes or DEFAULT_AB_PROCESSES,
+                          progress=lambda line: print(line, file=sys.stderr, flush=True))
+    dest.write_text(json.dumps(result, indent=1, separators=(",", ":")) + "\n")
+    for condition, data in result["conditions"].items():
+        fa = data["false_alarms"]
+        detect = ", ".join(f"{float(s):.0%} {d['detected']}/{d['n']} (measured {d['median_change']:+.1%})"
+                           for s, d in data["detection"].items() if d["n"])
+        print(f"{condition}: false alarms {fa['false_alarms']}/{fa['n']} (inconclusive {fa['inconclusive']}); "
+              f"detected {detect}")
+    print(f"wrote {dest.path}")
+    return 0

@@ -2,9 +2,9 @@
 
 0 ok; 1 regression found; 2 bad input or usage (one line naming the file or flag and the fix); 3 the trainer
 stopped at --max-steps (resume it); 4 a model failed during eval (its row is marked failed in the record);
-5 a speed verdict is inconclusive; 6 a speed regression to confirm by re-timing (a fresh run compared with
-``--retimed``); 70 an unexpected error (a bug: one line, the traceback with --debug);
-130 interrupted.
+5 a speed verdict is inconclusive (flagged, re-timed, still over the threshold without being significant);
+7 the speed check's base revision cannot be built here (the line names the flag that fixes it); 70 an unexpected
+error (a bug: one line, the traceback with --debug); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ EXIT_USAGE = 2
 EXIT_STOPPED = 3
 EXIT_FAILED_ROWS = 4
 EXIT_INCONCLUSIVE = 5
-EXIT_SPEED_UNCONFIRMED = 6
+EXIT_NO_BASE = 7
 EXIT_INTERNAL = 70
 EXIT_INTERRUPTED = 130
 
 EXIT_CODES_HELP = ("exit codes: 0 ok, 1 regression found, 2 bad input or usage, 3 trainer stopped at --max-steps, "
-                   "4 a model failed (row marked failed), 5 speed verdict inconclusive, 6 speed regression to confirm by "
-                   "re-timing (compare a fresh run with --retimed), 70 unexpected error "
+                   "4 a model failed (row marked failed), 5 speed verdict inconclusive, 7 the speed check's base revision "
+                   "cannot be built (see --base), 70 unexpected error "
                    "(rerun with --debug), 130 interrupted")
 
 
@@ -92,7 +92,7 @@ def run_command(func, args, *, debug: bool = False) -> int:
             raise
         if isinstance(exc, user_error_types()):
             print(f"error: {_one_line(exc)}", file=sys.stderr)
-            return EXIT_USAGE
+            return getattr(exc, "exit_code", EXIT_USAGE)
         if isinstance(exc, MemoryError):
             print("error: out of memory; use smaller inputs (see --max-pixels) or a machine with more memory",
                   file=sys.stderr)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import sys
 
-from . import PROJECT_ROOT
-from .errors import EXIT_INCONCLUSIVE, EXIT_REGRESSION, EXIT_SPEED_UNCONFIRMED, positive_fraction
+from . import PROJECT_ROOT, HarnessError
+from .errors import EXIT_INCONCLUSIVE, EXIT_REGRESSION, positive_fraction, positive_int
+from .speed_stats import DEFAULT_AB_PROCESSES, DEFAULT_AB_ROUNDS
 
 DEFAULT_BASELINE = PROJECT_ROOT / "results" / "baseline.json"
 
@@ -19,32 +20,53 @@ def cmd_compare(args) -> int:
     from .records import load_record  # noqa: PLC0415
 
     run_rec, base = load_record(args.run), load_record(args.baseline)
-    first = load_record(args.retimed) if isinstance(args.retimed, str) else None
     threshold = DEFAULT_SPEED_THRESHOLD if args.speed_threshold is None else args.speed_threshold
-    deltas = compare(run_rec, base, speed_threshold=threshold, absolute_gate=args.absolute_gate, first=first)
+    deltas = compare(run_rec, base, speed_threshold=threshold, absolute_gate=args.absolute_gate)
     mismatch = timing_mismatch(run_rec["env"], base["env"])
-    print(f"run {run_rec['run_id']} vs baseline {base['run_id']}: "
-          + ("absolute times compared (fingerprints match)" if not mismatch
-             else f"absolute times not compared (environment differs: {', '.join(mismatch)}); ratios compared")
-          + f"; speed threshold {threshold:.0%}")
+    print(f"run {run_rec['run_id']} vs baseline {base['run_id']}: accuracy and complexity compared; speed against "
+          "the baseline informational" + ("" if not mismatch else f" (environment differs: {', '.join(mismatch)})"))
+    if args.base == "none":
+        print("speed: not checked (--base none)")
+    else:
+        deltas += _speed_ab(args, run_rec, base, threshold)
     print(format_table(deltas, only_moved=not args.all))
     failing = [d for d in deltas if d.failing]
-    if failing and not args.retimed and all(d.metric == "time_ratio" for d in failing):
-        print(f"SPEED REGRESSION TO CONFIRM: {len(failing)} time ratio(s) grew; time once more in a fresh run and "
-              f"compare it with --retimed (.ci/run does): a regression that repeats fails", file=sys.stderr)
-        return EXIT_SPEED_UNCONFIRMED
     if has_regression(deltas):
-        print(f"REGRESSION: {len(failing)} check(s) failed; if the change is intended, update the baseline with "
-              f"`python -m sr_harness baseline update --from {args.run} --accept 'why'` and say why in the commit",
-              file=sys.stderr)
+        print(f"REGRESSION: {len(failing)} check(s) failed ({', '.join(sorted({d.model for d in failing}))}); if the "
+              f"change is intended, update the baseline with `python -m sr_harness baseline update --from {args.run} "
+              "--accept 'why'` and say why in the commit", file=sys.stderr)
         return EXIT_REGRESSION
     if is_inconclusive(deltas):
-        print("INCONCLUSIVE: the speed reference timed against its own copy was not 1 within its interval: the "
-              "machine was too noisy to judge speed (accuracy and counts passed); re-run on a quieter machine",
-              file=sys.stderr)
+        print("INCONCLUSIVE: a slowdown over the threshold was flagged and re-timed, and the two measurements "
+              "together were not significant: the machine was too noisy to judge (accuracy and counts passed); "
+              "re-run on a quieter machine", file=sys.stderr)
         return EXIT_INCONCLUSIVE
     print(f"ok: {len(deltas)} checks within tolerance")
     return 0
+
+
+def _speed_ab(args, run_rec: dict, baseline: dict, threshold: float) -> list:
+    """The A/B of the run's suite against the base revision; its record written next to the run."""
+    import json  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from .ab_gate import default_base, speed_ab  # noqa: PLC0415
+    from .outputs import Destination  # noqa: PLC0415
+
+    if args.ab_processes > args.ab_rounds:
+        raise HarnessError(f"--ab-processes {args.ab_processes} exceeds --ab-rounds {args.ab_rounds}: each process "
+                           "times at least one round; give fewer processes or more rounds")
+    rev = args.base or default_base(baseline, args.baseline)
+    dest = Destination(Path(args.ab_out or Path(args.run).with_name("speed_ab.json")), "json", flag="--ab-out",
+                       replace=True).check()
+    print(f"speed: A/B of the working tree against base revision {rev[:12] if args.base is None else rev}, "
+          f"{args.ab_processes} fresh processes, {args.ab_rounds} rounds, threshold {threshold:.0%}", flush=True)
+    deltas, record = speed_ab(run_rec.get("suite"), rev, threshold=threshold, rounds=args.ab_rounds,
+                              processes=args.ab_processes,
+                              progress=lambda i, n: print(f"  timing process {i}/{n}", file=sys.stderr, flush=True))
+    dest.write_text(json.dumps(record, indent=1, separators=(",", ":")) + "\n")
+    print(f"speed: A/B record {dest.path}")
+    return deltas
 
 
 def cmd_baseline_update(args) -> int:
@@ -72,9 +94,15 @@ def add_subcommands(sub) -> list:
     p.add_argument("--speed-threshold", type=positive_fraction, default=None,
                    help="relative slowdown that may fail (default 0.03 = 3%%; its measured error rates are in "
                         "results/calibration.json)")
-    p.add_argument("--retimed", nargs="?", const=True, default=False, metavar="FIRST.json",
-                   help="this run re-times a suspected speed regression (exit 6 before): a repeated one fails, exit 1; "
-                        "with the first run's record, both runs' timing processes are judged together")
+    p.add_argument("--base", default=None, metavar="REV",
+                   help="git revision whose models the working tree's are timed against, here and now (default: the "
+                        "commit the baseline was measured at); 'none' skips the speed check")
+    p.add_argument("--ab-rounds", type=positive_int, default=DEFAULT_AB_ROUNDS,
+                   help=f"interleaved rounds of the A/B (default {DEFAULT_AB_ROUNDS})")
+    p.add_argument("--ab-processes", type=positive_int, default=DEFAULT_AB_PROCESSES,
+                   help=f"fresh processes the A/B rounds are split over (default {DEFAULT_AB_PROCESSES})")
+    p.add_argument("--ab-out", default=None, metavar="FILE.json",
+                   help="the A/B record, both sides' times per process (default: speed_ab.json beside the run)")
     p.add_argument("--absolute-gate", action="store_true",
                    help="also fail on absolute-time slowdowns when the environment fingerprints match")
     p.add_argument("--all", action="store_true", help="list every check, not only what moved")

@@ -10,6 +10,9 @@ import statistics
 
 # Smallest slowdown that may fail; its error rates are measured by `calibrate` (results/calibration.json).
 DEFAULT_SPEED_THRESHOLD = 0.03
+# The A/B against the base revision: rounds split over fresh processes, both sides timed in each.
+DEFAULT_AB_ROUNDS = 36
+DEFAULT_AB_PROCESSES = 6
 # A run's interval covers its own sampling noise only. Each fresh process also lands the ratio of an unchanged
 # model at an offset of its own, specific to each distinct module: SD per process 1.2-3.3 % over four calibrations
 # on 4 KiB pages (5.4 % on a noisier day); on huge pages most processes sit within ~2 %, with one now and then far
@@ -112,3 +115,24 @@ def too_noisy(self_speed: dict) -> bool:
     was noisier than the verdict's noise model."""
     off = not self_speed["low"] <= 1.0 <= self_speed["high"]
     return off and abs(math.log(self_speed["ratio"])) > Z_TWO_SIDED_1PCT * COPY_OFFSET_SD
+
+
+def ab_change(entry: dict) -> tuple[float, float]:
+    """(relative change, z) of an A/B entry: head/base time ratios, one per fresh process. The change is the
+    median of the processes' ln ratios; its standard error comes from their spread about it (1.4826 x MAD, at
+    least MIN_PROCESS_SD) x 1.2533 for a median, over sqrt(processes)."""
+    logs = [math.log(r) for r in entry["per_process"]]
+    mid = statistics.median(logs)
+    sigma = max(MAD_TO_SD * statistics.median(abs(x - mid) for x in logs), MIN_PROCESS_SD)
+    return math.exp(mid) - 1.0, mid / (MEDIAN_SE_FACTOR * sigma / math.sqrt(len(logs)))
+
+
+def ab_verdict(entry: dict, threshold: float) -> str:
+    """regressed / improved / ok: the head is slower (faster) than the base by more than ``threshold`` and the
+    change is significant, z beyond 2.326 (one-sided 1 %)."""
+    change, z = ab_change(entry)
+    if change > threshold and z > Z_ONE_SIDED_1PCT:
+        return "regressed"
+    if change < -threshold and z < -Z_ONE_SIDED_1PCT:
+        return "improved"
+    return "ok"

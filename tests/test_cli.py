@@ -73,7 +73,7 @@ def test_eval_report_and_baseline_update(hr_folder, tmp_path, capsys):
     baseline = tmp_path / "baseline.json"
     assert main(["baseline", "update", "--from", str(out), "--to", str(baseline)]) == 0
     assert load_record(baseline)["run_id"] == record["run_id"]
-    assert main(["compare", str(out), "--baseline", str(baseline)]) == 0
+    assert main(["compare", str(out), "--baseline", str(baseline), "--base", "none"]) == 0
 
 
 def test_a_baseline_timed_as_a_regular_run_is_accepted_with_a_note():

@@ -1,4 +1,5 @@
-"""Regression check rules on synthetic records: tolerances, direction, exact counts, noise-aware speed."""
+"""Regression check rules on synthetic records: tolerances, direction, exact counts; speed against a baseline
+informational; the two-run speed statistics calibrate judges."""
 
 import copy
 
@@ -48,50 +49,30 @@ def test_ssim_tolerance_and_exact_counts():
     assert statuses(deltas, "params") == {"changed"} and has_regression(deltas)
 
 
-def test_slowdown_fails_only_beyond_threshold_and_when_significant():
+def speed_deltas(run, base):
+    return [d for d in compare(run, base) if d.metric == "time_ratio"]
+
+
+def test_speed_against_the_baseline_is_informational_and_says_how_it_moved(tmp_path, capsys):
     base = record(row(ratio=1.0, low=0.98, high=1.02))
-    assert statuses(compare(record(row(ratio=1.2, low=1.17, high=1.23)), base), "time_ratio") == {"regressed"}
-    # +20 % but the run's own CI is so wide that the growth is 1.6 standard errors: too noisy to call.
-    assert statuses(compare(record(row(ratio=1.2, low=0.95, high=1.5)), base), "time_ratio") == {"ok"}
-    # Significant (z ~ 5) but below a threshold of 10 %.
-    tight = record(row(ratio=1.0, low=0.995, high=1.005))
-    assert statuses(compare(record(row(ratio=1.08, low=1.07, high=1.09)), tight, speed_threshold=0.1),
-                    "time_ratio") == {"ok"}
-    # Faster is an improvement, never a failure.
-    deltas = compare(record(row(ratio=0.7, low=0.68, high=0.72)), base)
-    assert statuses(deltas, "time_ratio") == {"improved"} and not has_regression(deltas)
+    slow = record(row(ratio=1.2, low=1.17, high=1.23))
+    speed = speed_deltas(slow, base)
+    assert [d.status for d in speed] == ["info"] and "+20.0% against the baseline's ratio" in speed[0].note
+    assert not has_regression(compare(slow, base))
+    b, s = write_record(base, tmp_path / "b.json"), write_record(slow, tmp_path / "s.json")
+    assert main(["compare", str(s), "--baseline", str(b), "--base", "none"]) == 0
+    assert "speed: not checked (--base none)" in capsys.readouterr().out
 
 
-def test_speed_threshold_is_3_percent_unless_chosen():
-    base = record(row(ratio=1.0, low=0.99, high=1.01))
-    twelve = record(row(ratio=1.12, low=1.11, high=1.13))
-    assert statuses(compare(twelve, base), "time_ratio") == {"regressed"}
-    assert statuses(compare(twelve, base, speed_threshold=0.15), "time_ratio") == {"ok"}
-
-
-def test_a_run_to_run_offset_is_never_called_on_the_runs_own_intervals():
-    # two runs 3 % apart whose 240-pair intervals are +-0.5 %: z would be 6 on those alone; with the measured
-    # run-to-run offset on each side it is below 2.326, not significant
-    base = record(row(ratio=1.0, low=0.995, high=1.005))
-    assert statuses(compare(record(row(ratio=1.03, low=1.025, high=1.035)), base), "time_ratio") == {"ok"}
-
-
-def test_ratios_taken_on_different_clocks_are_not_compared():
-    cpu_clock = row(ratio=1.5, low=1.49, high=1.51)
-    cpu_clock["speed"]["clock"] = "thread CPU time"
-    deltas = compare(record(cpu_clock), record(row()))
-    assert statuses(deltas, "time_ratio") == {"not_comparable"}
-    assert "re-measure the baseline" in next(d.note for d in deltas if d.metric == "time_ratio")
-
-
-def test_ratios_timed_on_other_memory_pages_are_not_compared():
-    huge = row(ratio=1.12, low=1.11, high=1.13)
-    huge["speed"]["pages"] = "huge"
-    deltas = compare(record(huge), record(row()))  # a record without pages timed on regular ones
-    assert statuses(deltas, "time_ratio") == {"not_comparable"}
-    assert "on regular memory pages in the baseline and on huge pages" in next(
-        d.note for d in deltas if d.metric == "time_ratio")
-    assert statuses(compare(record(huge), record(copy.deepcopy(huge))), "time_ratio") == {"ok"}
+@pytest.mark.parametrize("field, value, why", [
+    ("clock", "thread CPU time", "clock in the baseline and the thread CPU time clock"),
+    ("pages", "huge", "on regular memory pages in the baseline and on huge pages"),
+])
+def test_ratios_timed_unlike_the_baselines_say_why_they_do_not_compare(field, value, why):
+    other = row(ratio=1.5, low=1.49, high=1.51)
+    other["speed"][field] = value
+    speed = speed_deltas(record(other), record(row()))
+    assert [d.status for d in speed] == ["info"] and why in speed[0].note and "%" not in speed[0].note
 
 
 def test_absolute_times_only_with_matching_fingerprint():
@@ -134,15 +115,15 @@ def test_cli_compare_exits_1_with_a_table_of_what_moved(tmp_path, capsys):
     planted = copy.deepcopy(record(row()))
     planted["results"][0]["metrics"]["psnr_y"] -= 0.01
     run = write_record(planted, tmp_path / "run.json")
-    assert main(["compare", str(run), "--baseline", str(base)]) == 1
+    assert main(["compare", str(run), "--baseline", str(base), "--base", "none"]) == 1
     out = capsys.readouterr()
     assert "REGRESSED" in out.out and "psnr_y" in out.out and "-0.0100" in out.out
     assert "baseline update" in out.err
-    assert main(["compare", str(base), "--baseline", str(base)]) == 0
+    assert main(["compare", str(base), "--baseline", str(base), "--base", "none"]) == 0
 
 
 def test_speed_verdict_uses_both_sides_uncertainty():
-    from sr_harness.compare import speed_verdict
+    from sr_harness.speed_stats import speed_verdict
 
     run = {"ratio": 1.15, "low": 1.12, "high": 1.18}
     # +15 %, z = 0.140 / hypot(0.0102, 0.0133, 0.026, 0.026) = 3.5 against a tight baseline
@@ -179,32 +160,6 @@ def test_the_run_to_run_offset_is_averaged_over_the_entrys_timing_processes():
     assert speed_verdict(six, {**six, "ratio": 1.045, "low": 1.04, "high": 1.05}, 0.03) == "regressed"
     one = {k: v for k, v in six.items() if k != "processes"}
     assert speed_verdict(one, {**one, "ratio": 1.045, "low": 1.04, "high": 1.05}, 0.03) == "ok"
-
-
-def test_a_speed_only_regression_asks_for_a_retiming_and_a_repeated_one_fails(tmp_path, capsys):
-    base = write_record(record(row(ratio=1.0, low=0.99, high=1.01)), tmp_path / "b.json")
-    slow = write_record(record(row(ratio=1.15, low=1.14, high=1.16)), tmp_path / "s.json")
-    assert main(["compare", str(slow), "--baseline", str(base)]) == 6
-    assert "--retimed" in capsys.readouterr().err
-    assert main(["compare", str(slow), "--baseline", str(base), "--retimed"]) == 1
-    worse = copy.deepcopy(record(row(ratio=1.15, low=1.14, high=1.16, psnr_y=31.9)))
-    both = write_record(worse, tmp_path / "w.json")
-    assert main(["compare", str(both), "--baseline", str(base)]) == 1  # accuracy failed too: no re-timing helps
-
-
-def test_reference_against_its_own_copy_off_one_makes_speed_inconclusive(tmp_path, capsys):
-    base = record(row(), row("rlfn_ntire_x4"))
-    noisy = record(row(ratio=1.3, low=1.2, high=1.4), row("rlfn_ntire_x4", ratio=0.79, low=0.6, high=0.95))
-    for rec in (base, noisy):
-        rec["speed_reference"] = {"model": "rlfn_ntire_x4"}
-    deltas = compare(noisy, base)
-    assert statuses(deltas, "time_ratio") == {"inconclusive"} and not has_regression(deltas)
-    b, n = write_record(base, tmp_path / "b.json"), write_record(noisy, tmp_path / "n.json")
-    assert main(["compare", str(n), "--baseline", str(b)]) == 5
-    assert "INCONCLUSIVE" in capsys.readouterr().err
-    worse = copy.deepcopy(noisy)
-    worse["results"][0]["metrics"]["psnr_y"] -= 0.1  # an accuracy regression still fails: exit 1, not 5
-    assert main(["compare", str(write_record(worse, tmp_path / "w.json")), "--baseline", str(b)]) == 1
 
 
 def processes(*ratios, ratio=None):
@@ -247,39 +202,17 @@ def test_entries_from_one_process_keep_the_fixed_offset_rule():
     assert speed_change(processes(1.0, 1.0), {"ratio": 1.05, "low": 1.04, "high": 1.06})[2] == "pooled ratios"
 
 
-def test_the_retiming_is_judged_with_the_first_runs_processes(tmp_path, capsys):
-    def rec(*ratios):
-        r = row(ratio=sorted(ratios)[len(ratios) // 2])
-        r["speed"] = processes(*ratios)
-        return record(r)
-
-    base = write_record(rec(*[1.0 * f for f in (0.98, 1.0, 1.02) * 6]), tmp_path / "b.json")
-    first = write_record(rec(1.06, 1.05, 1.07, 1.06, 1.04, 1.06), tmp_path / "first.json")
-    # the re-timing alone (+3.5 %, z 2.0) is not significant; with the first run's six processes (+5 %) it is
-    retimed = write_record(rec(1.02, 1.05, 1.03, 1.06, 1.02, 1.04), tmp_path / "again.json")
-    assert main(["compare", str(first), "--baseline", str(base)]) == 6
-    assert main(["compare", str(retimed), "--baseline", str(base), "--retimed"]) == 0
-    assert main(["compare", str(retimed), "--baseline", str(base), "--retimed", str(first)]) == 1
-    assert "medians of per-process ratios" in capsys.readouterr().out
-    # an unchanged re-timing does not confirm it
-    calm = write_record(rec(1.0, 0.99, 1.01, 1.0, 1.02, 0.98), tmp_path / "calm.json")
-    assert main(["compare", str(calm), "--baseline", str(base), "--retimed", str(first)]) == 0
-
-
-def test_ratios_from_another_cpu_or_a_much_slower_reference_are_not_compared(tmp_path, capsys):
+def test_ratios_from_another_cpu_or_a_much_slower_reference_say_so():
     milan = {**ENV, "cpu_identity": {"vendor_id": "AuthenticAMD", "cpu family": "25", "model": "1"}}
     genoa = {**ENV, "cpu_identity": {"vendor_id": "AuthenticAMD", "cpu family": "25", "model": "17"}}
     base = record(row(ratio=0.83, low=0.82, high=0.84), env=genoa)
     run = record(row(ratio=0.75, low=0.74, high=0.76), env=milan)
-    speed = [d for d in compare(run, base) if d.metric == "time_ratio"]
-    assert [d.status for d in speed] == ["not_comparable"] and "another CPU (model differ)" in speed[0].note
-    slow = record(row(ratio=1.2, low=1.19, high=1.21), env=genoa)  # what would be a +45 % regression
+    speed = speed_deltas(run, base)
+    assert [d.status for d in speed] == ["info"] and "another CPU (model differ)" in speed[0].note
+    slow = record(row(ratio=1.2, low=1.19, high=1.21), env=genoa)
     base["results"][0]["speed"]["reference_clock_ms"] = 28.7
     slow["results"][0]["speed"]["reference_clock_ms"] = 53.7  # the reference itself 1.87x slower
-    speed = [d for d in compare(slow, base) if d.metric == "time_ratio"]
-    assert [d.status for d in speed] == ["not_comparable"] and "another machine" in speed[0].note
-    b, s = write_record(base, tmp_path / "b.json"), write_record(slow, tmp_path / "s.json")
-    assert main(["compare", str(s), "--baseline", str(b)]) == 0
-    assert "not_comparable" in capsys.readouterr().out
+    speed = speed_deltas(slow, base)
+    assert [d.status for d in speed] == ["info"] and "another machine" in speed[0].note
     slow["results"][0]["speed"]["reference_clock_ms"] = 33.0  # 1.15x: the same machine, a busier hour
-    assert statuses(compare(slow, base), "time_ratio") == {"regressed"}
+    assert "+44.6% against the baseline's ratio" in speed_deltas(slow, base)[0].note

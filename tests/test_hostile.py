@@ -157,7 +157,7 @@ def test_a_metric_missing_on_one_side_fails_compare(tmp_path, capsys):
     rows = [{"model": "m", "arch": "m", "dataset": "d",
              "metrics": {"psnr_y": 30.0, "psnr_rgb": 28.0, "ssim_y": 0.9, "ssim_rgb": 0.8}}]
     run = write_record(record(rows), tmp_path / "run.json")
-    assert main(["compare", str(run), "--baseline", str(base)]) == EXIT_REGRESSION
+    assert main(["compare", str(run), "--baseline", str(base), "--base", "none"]) == EXIT_REGRESSION
     assert "ssim_rgb" in capsys.readouterr().out
 
 

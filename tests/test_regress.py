@@ -1,8 +1,5 @@
-"""The regression check proven on real, interleaved timings in-process (tiny models, small inputs).
-
-What CI sees on a loaded 2-core box: other processes steal time in bursts. The check compares each model's
-time as a paired ratio to a reference timed in the same rounds, so bursts hit both sides; an unchanged re-run
-must pass, a planted ~20 % slowdown of one model must fail, and a planted 0.01 dB accuracy drop must fail.
+"""The regression check on real timings: the speed A/B passes an unchanged models folder and fails a planted
+slowdown (bench), and a planted 0.01 dB accuracy drop fails compare against a baseline.
 """
 
 import copy
@@ -10,28 +7,14 @@ import copy
 import pytest
 import torch
 
-from sr_harness.compare import compare, has_regression
+from sr_harness.compare import compare
 from sr_harness.config import ProtocolConfig, RunConfig
 from sr_harness.timing import REFERENCE_KEY, time_models
 from sr_harness.models import build_model
 
-SIDE = 75  # LR pixels per side: ~10-20 ms per forward on one core, long enough to dwarf timer and call overhead;
-# the slowed model's extra strip is then 15 rows = 20 % of the image (15 is the models' minimum input)
+SIDE = 75  # LR pixels per side: ~10-20 ms per forward on one core, long enough to dwarf timer and call overhead
 ROUNDS = 10
 N_INPUTS = 2
-
-
-class Slowed(torch.nn.Module):
-    """Does ~20 % extra work: the same forward again on a strip of a fifth of the rows."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model, self.data_range = model, model.data_range
-
-    def forward(self, x):
-        out = self.model(x)
-        self.model(x[..., : max(15, x.shape[-2] // 5), :])
-        return out
 
 
 @pytest.fixture(scope="module")
@@ -58,19 +41,34 @@ def timed_record(models: dict, reference, inputs) -> dict:
 
 
 @pytest.mark.bench  # real timings: a loaded machine can fail it, so it runs in `tox -e perf` only
-def test_unchanged_rerun_passes_and_planted_slowdown_fails(nets, inputs):
-    models = {"slimrlfn_x4": nets["slimrlfn_x4"], "rlfn_s_x4": nets["rlfn_s_x4"]}
-    baseline = timed_record(models, nets["reference"], inputs)
-    rerun = timed_record(models, nets["reference"], inputs)
-    deltas = compare(rerun, baseline)
-    assert not has_regression(deltas), [d for d in deltas if d.failing]
+def test_the_ab_passes_an_unchanged_tree_and_fails_a_planted_shared_slowdown(tmp_path):
+    """The A/B as compare --base runs it (default suite's models and settings), against copies of the models
+    folder: one unchanged, one with ~20 % of slimrlfn_x4's time added in the ESA block every model runs."""
+    import shutil
+    from pathlib import Path
 
-    slowed = timed_record({**models, "slimrlfn_x4": Slowed(nets["slimrlfn_x4"])}, nets["reference"], inputs)
-    deltas = compare(slowed, baseline)
-    moved = {d.model: d for d in deltas if d.metric == "time_ratio"}
-    assert moved["slimrlfn_x4"].status == "regressed", moved["slimrlfn_x4"]
-    assert moved["rlfn_s_x4"].status == "ok", moved["rlfn_s_x4"]  # the untouched model is not blamed
-    assert has_regression(deltas)
+    import sr_harness.models
+    from sr_harness.ab_gate import measure_and_judge, timing_inputs
+    from sr_harness.ab_timing import BASE, HEAD, Side
+    from sr_harness.calibrate_ab import _plant_text, tune
+    from sr_harness.config import build_config
+    from sr_harness.speed_stats import DEFAULT_AB_PROCESSES, DEFAULT_AB_ROUNDS
+
+    cfg = build_config("default")
+    _, crops = timing_inputs(cfg)
+    models = Path(sr_harness.models.__file__).parent
+    for name in ("same", "slow"):
+        shutil.copytree(models, tmp_path / name / "models", ignore=shutil.ignore_patterns("__pycache__"))
+    blocks = tmp_path / "slow" / "models" / "blocks.py"
+    blocks.write_text(_plant_text("shared", blocks, tune(crops, [0.2])["shared"][0.2]))
+    checkpoints = tuple((e.key, e.checkpoint) for e in cfg.models if e.checkpoint)
+    base = Side(BASE, str(models), checkpoints)
+    settings = dict(processes=DEFAULT_AB_PROCESSES, rounds=DEFAULT_AB_ROUNDS, warmup=1, threads=1)
+    for name, expected in (("same", {"ok"}), ("slow", {"regressed"})):
+        head = Side(HEAD, str(tmp_path / name / "models"), checkpoints)
+        verdicts = measure_and_judge(head, base, crops, 0.03, settings)[2]
+        statuses = {verdicts["slimrlfn_x4"][0], verdicts["rlfn_ntire_x4"][0]}
+        assert statuses <= expected | ({"improved"} if name == "same" else set()), (name, verdicts)
 
 
 def test_planted_accuracy_drop_of_001_db_fails(nets, inputs):
