@@ -16,13 +16,13 @@ import tomllib
 from pathlib import Path
 
 from . import PROJECT_ROOT, HarnessError
+from .ab_record import RECORD_KIND
 from .ab_timing import BASE, HEAD, Side, pooled, time_ab
 from .base_tree import BaseRevisionError, resolve, unpack
 from .compare import INCONCLUSIVE, Delta
 from .speed_stats import DEFAULT_AB_PROCESSES, DEFAULT_AB_ROUNDS, ab_change, ab_verdict
 
 METRIC = "time_ab"
-RECORD_KIND = "sr-harness-speed-ab"
 
 
 def default_base(baseline: dict, where: str) -> str:

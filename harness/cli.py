@@ -180,7 +180,16 @@ def cmd_report(args) -> int:
     distinct(dest, *inputs)
     records = [load_record(p) for p in runs]
     if fmt == "html":
-        write_report(records, dest, baseline=_optional_baseline(args.baseline))
+        speed_ab = None
+        if args.speed_ab and Path(args.speed_ab).exists():
+            from .ab_record import load_ab_record  # noqa: PLC0415
+
+            speed_ab = load_ab_record(args.speed_ab)
+            if speed_ab.get("run_id") != records[0]["run_id"]:
+                print(f"note: {args.speed_ab} judged run {speed_ab.get('run_id')}, not {records[0]['run_id']}: "
+                      "its section is left out", file=sys.stderr)
+                speed_ab = None
+        write_report(records, dest, baseline=_optional_baseline(args.baseline), speed_ab=speed_ab)
     else:
         from .tables import to_csv, to_markdown  # noqa: PLC0415
 
@@ -265,6 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optional", action="append", default=[], metavar="RECORD",
                    help="also render this record when it exists (repeatable)")
     p.add_argument("--baseline", default=None, help="baseline record for the diff section")
+    p.add_argument("--speed-ab", default=None, metavar="SPEED_AB.json",
+                   help="the A/B record compare wrote (its section is left out when the file is absent)")
     p.set_defaults(func=cmd_report)
 
     from .calibrate_command import add_subcommand  # noqa: PLC0415  (argument definitions only: no torch)

@@ -64,6 +64,7 @@ def _speed_ab(args, run_rec: dict, baseline: dict, threshold: float) -> list:
     deltas, record = speed_ab(run_rec.get("suite"), rev, threshold=threshold, rounds=args.ab_rounds,
                               processes=args.ab_processes,
                               progress=lambda i, n: print(f"  timing process {i}/{n}", file=sys.stderr, flush=True))
+    record["run_id"] = run_rec["run_id"]  # the report shows an A/B only beside the run it was judged with
     dest.write_text(json.dumps(record, indent=1, separators=(",", ":")) + "\n")
     print(f"speed: A/B record {dest.path}")
     return deltas

@@ -106,7 +106,7 @@ def _pruning_views(record: dict) -> list[dict]:
     return views
 
 
-def build_context(records: list[dict], *, baseline: dict | None = None) -> dict:
+def build_context(records: list[dict], *, baseline: dict | None = None, speed_ab: dict | None = None) -> dict:
     runs = []
     for record in records:
         runs.append({"record": record, "datasets": [_dataset_view(record, d) for d in record["datasets"]],
@@ -117,7 +117,7 @@ def build_context(records: list[dict], *, baseline: dict | None = None) -> dict:
         diff = {"baseline": baseline, "deltas": deltas, "regression": has_regression(deltas),
                 "mismatch": timing_mismatch(records[0]["env"], baseline["env"]),
                 "moved": [d for d in deltas if d.status not in ("ok", "info")]}
-    return {"runs": runs, "diff": diff, "trained": comparison(records), "curves": learning_curves(records),
+    return {"runs": runs, "diff": diff, "speed_ab": speed_ab, "trained": comparison(records), "curves": learning_curves(records),
             "flops_label": FLOPS_LABEL, "metric_labels": METRIC_LABELS,
             "tolerances": [m for m in metrics.of_kind("quality") if m.tolerance and not m.optional],
             "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
@@ -137,12 +137,12 @@ def provenance(checkpoint: dict) -> str:
     return f"sha256 {checkpoint['sha256'][:12]}…"
 
 
-def render(records: list[dict], *, baseline: dict | None = None) -> str:
+def render(records: list[dict], *, baseline: dict | None = None, speed_ab: dict | None = None) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["fmt"] = fmt
     env.filters["provenance"] = provenance
-    return env.get_template("report.html.j2").render(**build_context(records, baseline=baseline))
+    return env.get_template("report.html.j2").render(**build_context(records, baseline=baseline, speed_ab=speed_ab))
 
 
 def report_destination(path: str | Path, flag: str = "--report") -> Destination:
@@ -150,6 +150,7 @@ def report_destination(path: str | Path, flag: str = "--report") -> Destination:
     return Destination(Path(path), "report", flag=flag, replace=True).check()
 
 
-def write_report(records: list[dict], path: str | Path | Destination, *, baseline: dict | None = None) -> Path:
+def write_report(records: list[dict], path: str | Path | Destination, *, baseline: dict | None = None,
+                 speed_ab: dict | None = None) -> Path:
     dest = path if isinstance(path, Destination) else report_destination(path)
-    return dest.write_text(render(records, baseline=baseline))
+    return dest.write_text(render(records, baseline=baseline, speed_ab=speed_ab))

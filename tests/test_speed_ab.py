@@ -158,3 +158,74 @@ def test_a_real_ab_of_the_shipped_models_against_head(tmp_path):
     assert record["base"]["commit"] == subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"],
                                                       capture_output=True, text=True).stdout.strip()
     json.dumps(record)  # the record is plain JSON
+
+
+def ab_record_file(tmp_path, run_id="r", **change):
+    model = {"status": "regressed", "change": 0.08, "z": 6.0, "first": entry(1.08, 1.07, 1.09), "again": None}
+    model.update(change)
+    record = {"kind": "sr-harness-speed-ab", "run_id": run_id, "base": {"rev": "HEAD", "commit": "c" * 40},
+              "head": {"commit": "d" * 40, "dirty": False}, "threshold": 0.03,
+              "settings": {"processes": 3, "rounds": 18, "threads": 1}, "only_in": {"head": ["<b>new</b>"], "base": []},
+              "models": {"slim<script>": model}}
+    path = tmp_path / "speed_ab.json"
+    path.write_text(json.dumps(record))
+    return path
+
+
+@pytest.mark.parametrize("change, field", [({"status": "fine"}, "status"), ({"z": None}, "z"),
+                                           ({"first": {"head_median_ms": -1}}, "head_median_ms")])
+def test_a_damaged_ab_record_is_one_line_naming_the_field(tmp_path, capsys, change, field):
+    from sr_harness.ab_record import load_ab_record
+
+    path = ab_record_file(tmp_path, **change)
+    with pytest.raises(Exception, match=field):
+        load_ab_record(path)
+
+
+def test_the_report_shows_the_ab_of_its_own_run_escaped_and_leaves_out_another_runs(tmp_path, capsys):
+    run = json.loads((PROJECT_ROOT / "results" / "baseline.json").read_text())
+    rec = write_record({**run, "run_id": "r"}, tmp_path / "run.json")
+    ab = ab_record_file(tmp_path)
+    assert main(["report", str(rec), "--speed-ab", str(ab), "-o", str(tmp_path / "r.html")]) == 0
+    html = (tmp_path / "r.html").read_text()
+    assert "Speed A/B vs base revision" in html and "+8.0 %" in html and "cccccccccccc" in html
+    assert "slim&lt;script&gt;" in html and "&lt;b&gt;new&lt;/b&gt;" in html and "<script>" not in html
+    ab_record_file(tmp_path, run_id="another")
+    assert main(["report", str(rec), "--speed-ab", str(ab), "-o", str(tmp_path / "r.html")]) == 0
+    assert "Speed A/B vs base revision" not in (tmp_path / "r.html").read_text()
+    assert "judged run another" in capsys.readouterr().err
+
+
+def test_the_calibration_plants_are_real_code_changes_at_their_anchors(tmp_path):
+    from sr_harness.calibrate_ab import PLANT_FILES, _plant_text
+
+    for kind in ("shared", "single"):
+        original = (PROJECT_ROOT / PLANT_FILES[kind]).read_text()
+        planted = _plant_text(kind, PROJECT_ROOT / PLANT_FILES[kind], 7)
+        assert planted != original and "range(7)" in planted
+        compile(planted, PLANT_FILES[kind], "exec")  # still valid Python
+    broken = tmp_path / "blocks.py"
+    broken.write_text("nothing to anchor to\n")
+    with pytest.raises(RuntimeError, match="anchor"):
+        _plant_text("shared", broken, 3)
+
+
+def test_calibration_counts_unchanged_models_as_false_alarm_trials_and_slowed_ones_by_level():
+    from sr_harness.calibrate_ab import summarize
+
+    def trial(plant, kind, share, **models):
+        return {"plant": plant, "kind": kind, "share": share,
+                "models": {k: {"status": s, "change": c} for k, (s, c) in models.items()}}
+
+    trials = [trial("docs", "docs", 0.0, slimrlfn_x4=("regressed", 0.04), rlfn_ntire_x4=("ok", 0.0)),
+              trial("shared_10pct", "shared", 0.10, slimrlfn_x4=("regressed", 0.10), rlfn_ntire_x4=("ok", 0.08),
+                    slimrlfn_unfused_x4=("ok", 0.02)),
+              trial("single_10pct", "single", 0.10, slimrlfn_x4=("inconclusive", 0.09),
+                    rlfn_ntire_x4=("ok", 0.001))]
+    summary = summarize(trials, [0.10])
+    fa = summary["false_alarms"]
+    assert (fa["false_alarms"], fa["n"]) == (1, 3)  # docs x2, the single plant's other model
+    detect = summary["detection"]["0.10"]
+    # the unfused model slowed 2 % by a plant tuned to 10 % is not counted at 10 %, but listed with its size
+    assert (detect["detected"], detect["n"], detect["inconclusive"]) == (1, 3, 1)
+    assert summary["measured_sizes"]["shared_10pct:slimrlfn_unfused_x4"] == 0.02
