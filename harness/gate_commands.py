@@ -6,6 +6,7 @@ Only argument definitions at import time: records and the verdict code load when
 from __future__ import annotations
 
 import sys
+import time
 
 from . import PROJECT_ROOT, HarnessError
 from .errors import EXIT_INCONCLUSIVE, EXIT_REGRESSION, positive_fraction, positive_int
@@ -61,12 +62,14 @@ def _speed_ab(args, run_rec: dict, baseline: dict, threshold: float) -> list:
                        replace=True).check()
     print(f"speed: A/B of the working tree against base revision {rev[:12] if args.base is None else rev}, "
           f"{args.ab_processes} fresh processes, {args.ab_rounds} rounds, threshold {threshold:.0%}", flush=True)
+    started = time.perf_counter()
     deltas, record = speed_ab(run_rec.get("suite"), rev, threshold=threshold, rounds=args.ab_rounds,
                               processes=args.ab_processes,
                               progress=lambda i, n: print(f"  timing process {i}/{n}", file=sys.stderr, flush=True))
     record["run_id"] = run_rec["run_id"]  # the report shows an A/B only beside the run it was judged with
     dest.write_text(json.dumps(record, indent=1, separators=(",", ":")) + "\n")
-    print(f"speed: A/B record {dest.path}")
+    print(f"speed: A/B record {dest.path} ({time.perf_counter() - started:.0f} s"
+          + (", flagged models re-timed)" if any(m["again"] for m in record["models"].values()) else ")"))
     return deltas
 
 
