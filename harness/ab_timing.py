@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from .process_timing import _time_in_child, fresh_processes, split_rounds
-from .timing import page_kind, ratio_clock, samples_on, scaled_module, speed_ratio
+from .timing import page_kind, per_process_ratios, ratio_clock, samples_on, scaled_module, speed_ratio
 
 HEAD, BASE = "head", "base"
 
@@ -71,23 +71,16 @@ def time_ab(head: Side, base: Side, inputs: list[torch.Tensor], *, processes: in
 def _entry(parts: list[dict], key: str, shares: list[int], inputs: list[torch.Tensor]) -> dict:
     from sr_harness.protocols.runtime import RuntimeResult, merge_results  # noqa: PLC0415
 
-    per_process, head_ms, base_ms = [], [], []
-    sides = {}
-    for side in (HEAD, BASE):
-        results = [RuntimeResult(**part[f"{side}:{key}"]) for part in parts]
-        sides[side] = (results, merge_results(results))
-    clock = ratio_clock([sides[HEAD][1], sides[BASE][1]])
-    for h, b in zip(sides[HEAD][0], sides[BASE][0]):
-        hs, bs = samples_on(h, clock), samples_on(b, clock)
-        per_process.append(statistics.median(x / y for x, y in zip(hs, bs)))
-        head_ms.append(statistics.median(hs))
-        base_ms.append(statistics.median(bs))
-    head_all, base_all = sides[HEAD][1], sides[BASE][1]
-    pooled = speed_ratio(samples_on(head_all, clock), samples_on(base_all, clock))
-    return {**pooled, "clock": clock, "per_process": per_process, "processes": len(parts),
-            "rounds": sum(shares), "input_hw": list(inputs[0].shape[-2:]), "n_inputs": len(inputs),
-            "head_median_ms": head_all.median_ms, "base_median_ms": base_all.median_ms,
-            "head_clock_ms_per_process": head_ms, "base_clock_ms_per_process": base_ms,
+    per_part = {side: [RuntimeResult(**part[f"{side}:{key}"]) for part in parts] for side in (HEAD, BASE)}
+    head_all, base_all = merge_results(per_part[HEAD]), merge_results(per_part[BASE])
+    clock = ratio_clock([head_all, base_all])
+    head_samples, base_samples = samples_on(head_all, clock), samples_on(base_all, clock)
+    return {**speed_ratio(head_samples, base_samples), "clock": clock,
+            "per_process": per_process_ratios(head_samples, base_samples, sum(shares), len(parts)),
+            "processes": len(parts), "rounds": sum(shares), "input_hw": list(inputs[0].shape[-2:]),
+            "n_inputs": len(inputs), "head_median_ms": head_all.median_ms, "base_median_ms": base_all.median_ms,
+            "head_clock_ms_per_process": [statistics.median(samples_on(r, clock)) for r in per_part[HEAD]],
+            "base_clock_ms_per_process": [statistics.median(samples_on(r, clock)) for r in per_part[BASE]],
             "pages": page_kind(head_all.huge_pages_mib)}
 
 
