@@ -117,7 +117,7 @@ def measure_and_judge(head: Side, base: Side, inputs: list, threshold: float, se
 
 
 def _delta(key: str, dataset: str, status: str, entry: dict, how: str, threshold: float) -> Delta:
-    change, z = ab_change(entry)
+    change, z = ab_change(entry)  # the judged entry: both measurements' processes when it was re-timed
     return Delta(key, dataset, METRIC, entry["base_median_ms"], entry["head_median_ms"], status,
                  f"head/base {change:+.1%} vs threshold {threshold:.0%}, z {z:+.1f} over {entry['processes']} "
                  f"processes ({how}); ms on the {entry['clock']} clock, base | head")
@@ -130,11 +130,14 @@ def speed_ab(suite: str | None, base_rev: str, *, threshold: float, rounds: int 
 
     commit = resolve(repo, base_rev)
     head, cfg = head_side(suite)
-    p = cfg.protocol
     with tempfile.TemporaryDirectory(prefix="sr-harness-base-") as tmp:
         base = base_side(unpack(repo, commit, Path(tmp)), suite)
+        if not {k for k, _ in head.checkpoints} & {k for k, _ in base.checkpoints}:
+            raise BaseRevisionError(f"base revision {commit[:12]} has none of suite {suite!r}'s models with a "
+                                    "checkpoint, so speed cannot be compared: pass --base REV with a later commit")
         dataset, inputs = timing_inputs(cfg)
-        settings = dict(processes=processes, rounds=rounds, warmup=p.warmup, threads=p.threads or 1)
+        settings = dict(processes=processes, rounds=rounds, warmup=cfg.protocol.warmup,
+                        threads=cfg.protocol.threads or 1)
         first, again, verdicts = measure_and_judge(head, base, inputs, threshold, settings, progress=progress)
     deltas = [_delta(k, dataset, *verdicts[k], threshold) for k in first]
     only = one_side_only(head, base)
@@ -145,7 +148,6 @@ def speed_ab(suite: str | None, base_rev: str, *, threshold: float, rounds: int 
               "threshold": threshold, "settings": settings, "inputs": {"dataset": dataset, "n": len(inputs),
                                                                         "hw": list(inputs[0].shape[-2:])},
               "env": fingerprint("cpu"), "only_in": only,
-              "models": {k: {"status": verdicts[k][0], "change": ab_change(verdicts[k][1])[0],
-                             "z": ab_change(verdicts[k][1])[1], "first": first[k], "again": again.get(k)}
-                         for k in first}}
+              "models": {k: dict(zip(("change", "z"), ab_change(verdicts[k][1])), status=verdicts[k][0],
+                                 first=first[k], again=again.get(k)) for k in first}}
     return deltas, record

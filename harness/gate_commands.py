@@ -42,7 +42,8 @@ def cmd_compare(args) -> int:
               "together were not significant: the machine was too noisy to judge (accuracy and counts passed); "
               "re-run on a quieter machine", file=sys.stderr)
         return EXIT_INCONCLUSIVE
-    print(f"ok: {len(deltas)} checks within tolerance")
+    print(f"ok: {len(deltas)} checks within tolerance" + (" (speed not checked: --base none)"
+                                                           if args.base == "none" else ""))
     return 0
 
 

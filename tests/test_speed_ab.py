@@ -229,3 +229,12 @@ def test_calibration_counts_unchanged_models_as_false_alarm_trials_and_slowed_on
     # the unfused model slowed 2 % by a plant tuned to 10 % is not counted at 10 %, but listed with its size
     assert (detect["detected"], detect["n"], detect["inconclusive"]) == (1, 3, 1)
     assert summary["measured_sizes"]["shared_10pct:slimrlfn_unfused_x4"] == 0.02
+
+
+def test_a_base_without_any_of_the_suites_models_is_refused_not_passed(repo, monkeypatch):
+    import sr_harness.ab_gate as ab_gate
+
+    # the base's suite names a model the head does not have: nothing in common, nothing timed, no "ok"
+    monkeypatch.setattr(ab_gate, "head_side", lambda suite: (Side(HEAD, "h", (("other", "o.pth"),)), object()))
+    with pytest.raises(BaseRevisionError, match="none of suite 'default'.s models"):
+        ab_gate.speed_ab("default", "HEAD", threshold=0.03, repo=repo)
