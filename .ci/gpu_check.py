@@ -60,7 +60,7 @@ def pack(shared: Path, wheels: bool = True) -> None:
         else:
             shutil.copy(repo / item, target)
     set5 = shared / "datasets" / "Set5"
-    from sr_harness.data import read_rgb  # noqa: PLC0415
+    from sr_harness.run.data import read_rgb  # noqa: PLC0415
 
     write_ntire_split(PACK / "data", "valid", [(p.stem, read_rgb(p), set5 / "LR_bicubic_X4" / p.name)
                                                for p in sorted((set5 / "HR").glob("*.png"))])

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from skimage import io as skio
 
-from sr_harness.cli import main
-from sr_harness.records import load_record
+from sr_harness.cli.main import main
+from sr_harness.records.run import load_record
 
 
 def one_line_error(capsys) -> str:
@@ -77,7 +77,7 @@ def test_eval_report_and_baseline_update(hr_folder, tmp_path, capsys):
 
 
 def test_a_baseline_timed_as_a_regular_run_is_accepted_with_a_note():
-    from sr_harness.baseline import timing_note
+    from sr_harness.gate.baseline import timing_note
 
     def record(**config):
         return {"suite": "default", "config": {"protocol": {"baseline_timing": 3}, **config}}

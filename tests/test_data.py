@@ -7,7 +7,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from sr_harness.data import (
+from sr_harness.run.data import (
     EVAL_IMAGES,
     TRAIN_IMAGES,
     DataError,

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from sr_harness.env import git_state
+from sr_harness.run.env import git_state
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
 

@@ -6,9 +6,9 @@ import textwrap
 import pytest
 import torch
 
-from sr_harness.cli import main
-from sr_harness.config import ConfigError, build_config
-from sr_harness.runner import run
+from sr_harness.cli.main import main
+from sr_harness.config.build import ConfigError, build_config
+from sr_harness.run.runner import run
 from sr_harness.models.checkpoints import CheckpointError
 from sr_harness.models.external import ExternalSpec, load_external
 

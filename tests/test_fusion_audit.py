@@ -76,7 +76,7 @@ def test_models_loaded_by_file_carry_the_audit(tmp_path):
 def test_fused_adds_a_folded_row_that_scores_like_the_model(tmp_path, capsys):
     import json
 
-    from sr_harness.cli import main
+    from sr_harness.cli.main import main
 
     path = tmp_path / "rep_sr.py"
     path.write_text("import torch\nfrom torch import nn\nimport torch.nn.functional as F\n" + textwrap.dedent(

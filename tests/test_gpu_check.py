@@ -1,6 +1,8 @@
 """The prepared GPU check (.ci/gpu_check.py), rehearsed on the CPU: packing from ../shared, then the harness's
 NTIRE mode and the organizers' own script on the same valid + test folders, side by side."""
 
+from pathlib import Path
+
 import json
 import os
 import subprocess
@@ -8,7 +10,7 @@ import sys
 
 import pytest
 
-from sr_harness import PROJECT_ROOT
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the checkout
 
 SCRIPT = PROJECT_ROOT / ".ci" / "gpu_check.py"
 

@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from sr_harness import models
-from sr_harness.cli import main
+from sr_harness.cli.main import main
 from sr_harness.errors import EXIT_FAILED_ROWS, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_REGRESSION, EXIT_USAGE, run_command
-from sr_harness.records import SCHEMA_VERSION, load_record, write_record
+from sr_harness.records.run import SCHEMA_VERSION, load_record, write_record
 
 FAST = ["--rounds", "1", "--warmup", "0", "--timing-size", "16", "--threads", "1"]
 

@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 import torch
-from sr_harness.config import build_config
-from sr_harness.runner import run
+from sr_harness.config.build import build_config
+from sr_harness.run.runner import run
 from torch import nn
 
 # The organizers' style, plain torch.load calls included: the harness runs them with weights_only=True.
@@ -98,7 +98,7 @@ def test_2023_and_2026_layouts_build_what_can_be_built_and_say_why_not(repo):
 
 
 def test_a_team_asked_for_by_id_that_cannot_be_built_exits_4_and_all_stays_0(repo, tmp_path, capsys):
-    from sr_harness.cli import main
+    from sr_harness.cli.main import main
 
     common = ["--ntire-repo", str(repo), "--data", "embedded", "--rounds", "1", "--warmup", "0",
               "--timing-size", "32", "--force"]

@@ -1,13 +1,15 @@
 """NTIRE bookkeeping beyond one set: (valid + test) / 2, later sets of a cold run, and --ntire-runs N."""
 
+from pathlib import Path
+
 import json
 import statistics
 
 import pytest
 
-from sr_harness import PROJECT_ROOT
-from sr_harness.cli import main
-from sr_harness.timing import ntire_average
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the checkout
+from sr_harness.cli.main import main
+from sr_harness.run.timing import ntire_average
 from sr_harness.protocols import runtime
 
 CHECKPOINT = PROJECT_ROOT / "results" / "checkpoints" / "rlfn_ntire_x4.pth"
@@ -62,3 +64,64 @@ def test_fresh_runs_need_the_ntire_mode(tmp_path, capsys):
                  "--out", str(tmp_path / "r.json")])
     assert code == 2 and "--ntire-runs needs the NTIRE runtime mode" in capsys.readouterr().err
     assert not (tmp_path / "r.json").exists()
+
+
+def test_children_get_the_parents_arguments_less_the_parent_only_options(tmp_path):
+    from sr_harness.run.fresh_runs import child_argv
+
+    argv = ["--debug", "eval", "--model", "net.py:Net", "--model-args", '{"c": 4}', "--fused", "--suite-file", "s.toml",
+            "--ntire-repo", "repo", "--team", "0,2", "--out", "r.json", "--force", "--report=r.html", "--baseline",
+            "b.json", "--ntire-runs", "3", "--data", "embedded"]
+    child = child_argv(argv, tmp_path / "c.json")
+    assert child[1:3] == ["-m", "sr_harness"]
+    assert child[3:] == ["--debug", "eval", "--model", "net.py:Net", "--model-args", '{"c": 4}', "--fused",
+                         "--suite-file", "s.toml", "--ntire-repo", "repo", "--team", "0,2", "--data", "embedded",
+                         "--out", str(tmp_path / "c.json")]
+
+
+def test_eval_option_names_are_exact_so_a_child_never_sees_a_parent_only_option(tmp_path, capsys):
+    assert main(["eval", "--models", "bicubic", "--data", "embedded", "--ntire-r", "2", "--out",
+                 str(tmp_path / "r.json")]) == 2
+    assert "--ntire-r" in capsys.readouterr().err
+
+
+TINY_NET = '''
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Tiny(nn.Module):
+    def __init__(self, width=4):
+        super().__init__()
+        self.body = nn.Conv2d(3, 3 * 16, 3, padding=1)
+
+    def forward(self, x):
+        return F.pixel_shuffle(self.body(x), 4)
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source", ["model", "suite_file"])
+def test_fresh_runs_of_a_foreign_class_and_of_a_suite_file(tmp_path, source):
+    import torch
+
+    (tmp_path / "tiny_net.py").write_text(TINY_NET)
+    torch.manual_seed(0)
+    weights = {"body.weight": torch.randn(48, 3, 3, 3) * 0.1, "body.bias": torch.zeros(48)}
+    torch.save(weights, tmp_path / "tiny.pth")  # fixed weights: every fresh process computes the same images
+    if source == "model":
+        picked = ["--model", f"{tmp_path / 'tiny_net.py'}:Tiny", "--model-args", '{"width": 4}', "--weights",
+                  str(tmp_path / "tiny.pth"), "--data", "embedded"]
+    else:
+        (tmp_path / "suite.toml").write_text(
+            '[mine]\ndescription = "one foreign class"\ndata = ["embedded"]\n'
+            '[mine.protocol]\nruntime_mode = "ntire"\n'
+            '[[mine.models]]\nlabel = "tiny"\nsource = "tiny_net.py:Tiny"\nweights = "tiny.pth"\n')
+        picked = ["--suite-file", str(tmp_path / "suite.toml")]
+    out = tmp_path / "runs.json"
+    assert main(["eval", *picked, "--runtime-mode", "ntire", "--threads", "1", "--ntire-runs", "2",
+                 "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["ntire_runs"]["n"] == 2
+    assert [r["status"] for r in record["results"]] == ["ok"] * len(record["results"]) and record["results"]
+    assert all(len(r["runtime"]["per_run_mean_ms"]) == 2 for r in record["results"])

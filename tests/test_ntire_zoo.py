@@ -11,8 +11,8 @@ import warnings
 
 import pytest
 import torch
-from sr_harness.config import ConfigError, build_config
-from sr_harness.runner import run
+from sr_harness.config.build import ConfigError, build_config
+from sr_harness.run.runner import run
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 

@@ -1,9 +1,11 @@
 """Progress: one line per finished phase (with its elapsed time) when stderr is not a terminal."""
 
+from pathlib import Path
+
 import re
 
-from sr_harness import PROJECT_ROOT
-from sr_harness.cli import main
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the checkout
+from sr_harness.cli.main import main
 
 CHECKPOINT = PROJECT_ROOT / "results" / "checkpoints" / "rlfn_ntire_x4.pth"
 

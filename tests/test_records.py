@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from sr_harness.cli import main
-from sr_harness.records import SCHEMA_VERSION, RecordError, load_record, write_record
+from sr_harness.cli.main import main
+from sr_harness.records.run import SCHEMA_VERSION, RecordError, load_record, write_record
 
 
 def record(run_id="r1", psnr=30.0):

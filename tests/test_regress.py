@@ -7,9 +7,9 @@ import copy
 import pytest
 import torch
 
-from sr_harness.compare import compare
-from sr_harness.config import ProtocolConfig, RunConfig
-from sr_harness.timing import REFERENCE_KEY, time_models
+from sr_harness.gate.compare import compare
+from sr_harness.config.build import ProtocolConfig, RunConfig
+from sr_harness.run.timing import REFERENCE_KEY, time_models
 from sr_harness.models import build_model
 
 SIDE = 75  # LR pixels per side: ~10-20 ms per forward on one core, long enough to dwarf timer and call overhead
@@ -48,11 +48,11 @@ def test_the_ab_passes_an_unchanged_tree_and_fails_a_planted_shared_slowdown(tmp
     from pathlib import Path
 
     import sr_harness.models
-    from sr_harness.ab_gate import measure_and_judge, timing_inputs
-    from sr_harness.ab_timing import BASE, HEAD, Side
-    from sr_harness.calibrate_ab import _plant_text, tune
-    from sr_harness.config import build_config
-    from sr_harness.speed_stats import DEFAULT_AB_PROCESSES, DEFAULT_AB_ROUNDS
+    from sr_harness.gate.speed_ab import measure_and_judge, timing_inputs
+    from sr_harness.gate.ab_timing import BASE, HEAD, Side
+    from sr_harness.gate.calibrate import _plant_text, tune
+    from sr_harness.config.build import build_config
+    from sr_harness.gate.stats import DEFAULT_AB_PROCESSES, DEFAULT_AB_ROUNDS
 
     cfg = build_config("default")
     _, crops = timing_inputs(cfg)

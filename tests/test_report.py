@@ -2,8 +2,8 @@
 
 import copy
 
-from sr_harness.records import SCHEMA_VERSION
-from sr_harness.report import render, write_report
+from sr_harness.records.run import SCHEMA_VERSION
+from sr_harness.report.page import render, write_report
 
 EVIL = "<script>alert('x')</script>"
 OFFICIAL_SLIM = "d8a4981dcf0f305761bef230f79740da82d29093144c0278ff46e7021d0c2450"

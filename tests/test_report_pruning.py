@@ -10,11 +10,11 @@ import pytest
 from test_report import EVIL, record
 from test_runner import TinySet, config
 
-from sr_harness.config import ModelEntry
-from sr_harness.records import load_record, write_record
-from sr_harness.report import render, widths_label
-from sr_harness.runner import run
-from sr_harness.training import TrainingRecordWarning, summarise, training_summary
+from sr_harness.config.build import ModelEntry
+from sr_harness.records.run import load_record, write_record
+from sr_harness.report.page import render, widths_label
+from sr_harness.run.runner import run
+from sr_harness.run.training_summary import TrainingRecordWarning, summarise, training_summary
 
 SHIPPED = Path(__file__).resolve().parents[1] / "results" / "checkpoints" / "slimrlfn_prune_x4.pth"
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from sr_harness.config import ModelEntry, ProtocolConfig, RunConfig
-from sr_harness.data import ImagePair
-from sr_harness.records import load_record, write_record
-from sr_harness.runner import RunError, run
-from sr_harness.timing import page_kind, timing_order
+from sr_harness.config.build import ModelEntry, ProtocolConfig, RunConfig
+from sr_harness.run.data import ImagePair
+from sr_harness.records.run import load_record, write_record
+from sr_harness.run.runner import RunError, run
+from sr_harness.run.timing import page_kind, timing_order
 from sr_harness.protocols.imresize import bicubic_downscale
 
 
@@ -91,7 +91,7 @@ def test_steady_timing_in_fresh_processes_pairs_every_process_and_keeps_the_run_
 
 
 def test_per_process_ratios_follow_the_rounds_each_process_timed():
-    from sr_harness.timing import per_process_ratios
+    from sr_harness.run.timing import per_process_ratios
 
     model = [2.0, 2.0, 4.0, 4.0, 4.0, 4.0, 3.0, 3.0]  # 4 rounds x 2 inputs over 3 processes: 2 + 1 + 1 rounds
     reference = [1.0] * 8
@@ -113,7 +113,7 @@ def huge_pages_expected() -> bool:
 def test_timing_processes_ask_for_huge_pages_and_leave_this_processs_environment_as_it_was(monkeypatch):
     import os
 
-    from sr_harness.process_timing import HUGE_PAGE_MALLOC, call_in_timing_process
+    from sr_harness.run.process_timing import HUGE_PAGE_MALLOC, call_in_timing_process
 
     monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
     assert call_in_timing_process(os.getenv, "GLIBC_TUNABLES") == HUGE_PAGE_MALLOC
@@ -173,7 +173,7 @@ def test_ntire_mode_first_sample_is_the_models_first_forward():
 
 
 def test_project_checkpoints_are_picked_up_when_they_exist(tmp_path):
-    from sr_harness.config import build_config
+    from sr_harness.config.build import build_config
     from sr_harness.models import build_model, save_model
 
     suites = tmp_path / "suites.toml"

@@ -2,9 +2,9 @@
 
 import pytest
 
-from sr_harness.config import build_config
-from sr_harness.published import verdicts
-from sr_harness.runner import run
+from sr_harness.config.build import build_config
+from sr_harness.report.published import verdicts
+from sr_harness.run.runner import run
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
 

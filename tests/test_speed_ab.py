@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from sr_harness import PROJECT_ROOT
-from sr_harness.ab_gate import base_side, default_base, judge, one_side_only
-from sr_harness.ab_timing import BASE, HEAD, Side
-from sr_harness.base_tree import BaseRevisionError, import_models, resolve, unpack
-from sr_harness.cli import main
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the checkout
+from sr_harness.gate.speed_ab import base_side, default_base, judge, one_side_only
+from sr_harness.gate.ab_timing import BASE, HEAD, Side
+from sr_harness.gate.base_tree import BaseRevisionError, import_models, resolve, unpack
+from sr_harness.cli.main import main
 from sr_harness.errors import EXIT_NO_BASE
-from sr_harness.records import SCHEMA_VERSION, write_record
-from sr_harness.speed_stats import ab_change, ab_verdict
+from sr_harness.records.run import SCHEMA_VERSION, write_record
+from sr_harness.gate.stats import ab_change, ab_verdict
 
 
 def entry(*ratios, ms=10.0):
@@ -147,7 +147,7 @@ def test_compare_exits_7_with_one_line_when_the_base_cannot_be_built(tmp_path, c
 def test_a_real_ab_of_the_shipped_models_against_head(tmp_path):
     if subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"], capture_output=True).returncode:
         pytest.skip("not a git checkout: the A/B needs the repository's history")
-    from sr_harness.ab_gate import speed_ab
+    from sr_harness.gate.speed_ab import speed_ab
 
     deltas, record = speed_ab("default", "HEAD", threshold=0.03, rounds=2, processes=2)
     judged = [d for d in deltas if d.status != "info"]
@@ -175,7 +175,7 @@ def ab_record_file(tmp_path, run_id="r", **change):
 @pytest.mark.parametrize("change, field", [({"status": "fine"}, "status"), ({"z": None}, "z"),
                                            ({"first": {"head_median_ms": -1}}, "head_median_ms")])
 def test_a_damaged_ab_record_is_one_line_naming_the_field(tmp_path, capsys, change, field):
-    from sr_harness.ab_record import load_ab_record
+    from sr_harness.records.speed_ab import load_ab_record
 
     path = ab_record_file(tmp_path, **change)
     with pytest.raises(Exception, match=field):
@@ -197,7 +197,7 @@ def test_the_report_shows_the_ab_of_its_own_run_escaped_and_leaves_out_another_r
 
 
 def test_the_calibration_plants_are_real_code_changes_at_their_anchors(tmp_path):
-    from sr_harness.calibrate_ab import PLANT_FILES, _plant_text
+    from sr_harness.gate.calibrate import PLANT_FILES, _plant_text
 
     for kind in ("shared", "single"):
         original = (PROJECT_ROOT / PLANT_FILES[kind]).read_text()
@@ -211,7 +211,7 @@ def test_the_calibration_plants_are_real_code_changes_at_their_anchors(tmp_path)
 
 
 def test_calibration_counts_unchanged_models_as_false_alarm_trials_and_slowed_ones_by_level():
-    from sr_harness.calibrate_ab import summarize
+    from sr_harness.gate.calibrate import summarize
 
     def trial(plant, kind, share, **models):
         return {"plant": plant, "kind": kind, "share": share,
@@ -232,7 +232,7 @@ def test_calibration_counts_unchanged_models_as_false_alarm_trials_and_slowed_on
 
 
 def test_a_base_without_any_of_the_suites_models_is_refused_not_passed(repo, monkeypatch):
-    import sr_harness.ab_gate as ab_gate
+    import sr_harness.gate.speed_ab as ab_gate
 
     # the base's suite names a model the head does not have: nothing in common, nothing timed, no "ok"
     monkeypatch.setattr(ab_gate, "head_side", lambda suite: (Side(HEAD, "h", (("other", "o.pth"),)), object()))

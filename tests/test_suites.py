@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from sr_harness.config import ConfigError, build_config, load_suites
+from sr_harness.config.build import ConfigError, build_config, load_suites
 
 
 def test_shipped_suites():
@@ -37,7 +37,7 @@ def test_unknown_keys_and_bad_values_are_errors(tmp_path, text, where):
 
 
 def test_fewer_rounds_than_the_suites_timing_processes_time_one_round_per_process():
-    from sr_harness.config import build_config
+    from sr_harness.config.build import build_config
 
     assert build_config("default").protocol.timing_processes == 6
     assert build_config("default", rounds=4).protocol.timing_processes == 4
@@ -48,7 +48,7 @@ def test_fewer_rounds_than_the_suites_timing_processes_time_one_round_per_proces
 
 
 def test_a_run_for_the_baseline_times_the_suites_baseline_timing_times_longer():
-    from sr_harness.config import build_config
+    from sr_harness.config.build import build_config
 
     regular, baseline = build_config("default"), build_config("default", for_baseline=True)
     assert not regular.timed_for_baseline and baseline.timed_for_baseline
@@ -84,7 +84,7 @@ def test_ntire_teams_must_be_a_string(tmp_path):
     (lambda p: p.write_bytes(b"#" * (2 << 20)), "limit"),
 ])
 def test_a_suites_file_that_cannot_be_read_is_one_line_and_exit_2(tmp_path, capsys, make, says):
-    from sr_harness.cli import main
+    from sr_harness.cli.main import main
 
     path = tmp_path / "mine.toml"
     make(path)

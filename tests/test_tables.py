@@ -4,8 +4,8 @@ import csv
 import io
 import json
 
-from sr_harness.cli import main
-from sr_harness.tables import to_csv, to_markdown
+from sr_harness.cli.main import main
+from sr_harness.report.tables import to_csv, to_markdown
 from test_report import record
 
 

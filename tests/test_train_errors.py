@@ -7,7 +7,7 @@ import torch
 from test_train_support import write_images, write_recipe
 
 from sr_harness import models
-from sr_harness.cli import EXIT_ERROR
+from sr_harness.errors import EXIT_USAGE as EXIT_ERROR
 from sr_harness.trainer import checkpointing
 from sr_harness.trainer.cli import main
 from sr_harness.trainer.config import load_recipe

@@ -1,5 +1,7 @@
 """The installed wheel alone (no repository around it) runs the default suite with the project's checkpoints."""
 
+from pathlib import Path
+
 import json
 import os
 import subprocess
@@ -8,7 +10,7 @@ import zipfile
 
 import pytest
 
-from sr_harness import PROJECT_ROOT
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # the checkout
 
 pytestmark = pytest.mark.slow
 

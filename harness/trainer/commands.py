@@ -54,7 +54,7 @@ def _common(p) -> None:
 def _setup_threads(args) -> None:
     import torch  # noqa: PLC0415
 
-    from sr_harness.config import check_cuda  # noqa: PLC0415
+    from sr_harness.config.build import check_cuda  # noqa: PLC0415
 
     check_cuda(args.device)
     if args.threads:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sr_harness import HarnessError
 
-from .. import toml
+from sr_harness.config import toml
 
 RECIPES_DIR = pathlib.Path(__file__).resolve().parent / "recipes"
 

@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from sr_harness import HarnessError
-from sr_harness.data import DataError, EmbeddedDataset, open_dataset
+from sr_harness.run.data import DataError, EmbeddedDataset, open_dataset
 
 from .folders import evaluation_hashes, load_folder_pairs, manifest_hash, pixel_hash
 

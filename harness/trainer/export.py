@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from sr_harness import models
-from sr_harness.data import embedded_dataset
-from sr_harness.env import fingerprint
+from sr_harness.run.data import embedded_dataset
+from sr_harness.run.env import fingerprint
 from sr_harness.protocols.imresize import bicubic_upscale
 from sr_harness.protocols.quality import psnr_y, to_uint8
 

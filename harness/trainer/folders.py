@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sr_harness.data import IMAGE_EXTENSIONS, EmbeddedDataset, read_rgb
+from sr_harness.run.data import IMAGE_EXTENSIONS, EmbeddedDataset, read_rgb
 from sr_harness.protocols.imresize import bicubic_downscale
 from sr_harness.protocols.quality import modcrop
 

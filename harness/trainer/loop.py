@@ -67,6 +67,37 @@ def validate(model: nn.Module, images, device: torch.device) -> float:
     return sum(values) / len(values)
 
 
+def _resumed(resume: dict, model, optimizer, scheduler, stage: StageConfig, ctx) -> tuple[int, float]:
+    """Model, optimizer, scheduler and RNG states from a saved training state; (step, wall seconds before)."""
+    try:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        set_rng_states(resume["rng"])
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
+        raise CheckpointWriteError(f"{ctx.paths.state}: training state does not fit stage {stage.name!r} "
+                                   f"({' '.join(str(exc).split())[:120]}); delete it to restart the stage, "
+                                   "or choose another --out folder") from None
+    return resume["step"], float(resume.get("extra", {}).get("wall_s", 0.0))  # time spent before the kill
+
+
+def _log_window(ctx, stage: StageConfig, step: int, scheduler, loss, parts: dict, progress) -> float:
+    """One log line of the window's mean loss (a single host sync); the mean, as a float."""
+    mean = loss.item()
+    ctx.log.write(event="step", stage=stage.name, step=step, loss=mean, lr=scheduler.get_last_lr()[0],
+                  **{k: v.item() for k, v in parts.items()})
+    progress.set_postfix(loss=f"{mean:.4f}")
+    return mean
+
+
+def _validate_logged(model, val_images, ctx, stage: StageConfig, step: int, curve: list) -> float:
+    """Validation PSNR-Y, logged and appended to the learning curve."""
+    val = validate(model, val_images, ctx.device)
+    ctx.log.write(event="val", stage=stage.name, step=step, psnr_y=val)
+    curve.append([step, val])
+    return val
+
+
 def train_stage(model: nn.Module, stage: StageConfig, *, stream, val_images, ctx, teacher: nn.Module | None = None,
                 resume: dict | None = None, total_steps: int | None = None) -> StageResult:
     """Train ``model`` in place for one stage. ``ctx`` is the run context (device, dist, log, paths, budget)."""
@@ -75,19 +106,7 @@ def train_stage(model: nn.Module, stage: StageConfig, *, stream, val_images, ctx
     total = total_steps or total
     optimizer = torch.optim.Adam(model.parameters(), lr=stage.lr, betas=stage.betas)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t_max, eta_min=stage.eta_min)
-    step, wall_before = 0, 0.0
-    if resume is not None:
-        try:
-            model.load_state_dict(resume["model"])
-            optimizer.load_state_dict(resume["optimizer"])
-            scheduler.load_state_dict(resume["scheduler"])
-            set_rng_states(resume["rng"])
-        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
-            raise CheckpointWriteError(f"{ctx.paths.state}: training state does not fit stage {stage.name!r} "
-                                       f"({' '.join(str(exc).split())[:120]}); delete it to restart the stage, "
-                                       "or choose another --out folder") from None
-        step = resume["step"]
-        wall_before = float(resume.get("extra", {}).get("wall_s", 0.0))  # time spent before the kill
+    step, wall_before = _resumed(resume, model, optimizer, scheduler, stage, ctx) if resume else (0, 0.0)
     loss_fn = StageLoss(pixel=stage.loss, eps=stage.charbonnier_eps, teacher=teacher,
                         distill_weight=stage.distill_weight, contrastive_weight=stage.contrastive_weight,
                         seed=ctx.seed).to(device)
@@ -121,26 +140,19 @@ def train_stage(model: nn.Module, stage: StageConfig, *, stream, val_images, ctx
             window_parts[key] = window_parts.get(key, 0.0) + value
         window_n += 1
         if step % stage.log_every == 0 or step == total:
-            final_loss = (window / window_n).item()
-            ctx.log.write(event="step", stage=stage.name, step=step, loss=final_loss,
-                          lr=scheduler.get_last_lr()[0], **{k: (v / window_n).item() for k, v in window_parts.items()})
-            progress.set_postfix(loss=f"{final_loss:.4f}")
+            final_loss = _log_window(ctx, stage, step, scheduler, window / window_n,
+                                     {k: v / window_n for k, v in window_parts.items()}, progress)
             window, window_parts, window_n = None, {}, 0
         if stage.val_every and step % stage.val_every == 0 and step < total:
-            curve.append([step, validate(model, val_images, device)])
-            ctx.log.write(event="val", stage=stage.name, step=step, psnr_y=curve[-1][1])
+            _validate_logged(model, val_images, ctx, stage, step, curve)
         if (step % stage.checkpoint_every == 0 or step == total) and ctx.dist.is_main:
             save_state(ctx.paths.state, stage=stage.name, step=step, model=model, optimizer=optimizer,
-                       scheduler=scheduler,
-                       extra={"total": total, "wall_s": wall_before + time.perf_counter() - started,
-                              "recipe_hash": ctx.recipe_hash, "curve": curve})
+                       scheduler=scheduler, extra={"total": total, "wall_s": wall_before + time.perf_counter() -
+                                                   started, "recipe_hash": ctx.recipe_hash, "curve": curve})
     progress.close()
     elapsed = time.perf_counter() - started
     model.to(memory_format=torch.contiguous_format)
-    if val_images:
-        val = validate(model, val_images, device)
-        ctx.log.write(event="val", stage=stage.name, step=step, psnr_y=val)
-        curve.append([step, val])
+    val = _validate_logged(model, val_images, ctx, stage, step, curve) if val_images else None
     return StageResult(steps=step, final_loss=final_loss, val_psnr_y=val, wall_s=wall_before + elapsed,
                        losses={"final_window_loss": final_loss},
                        data_wait_fraction=waited / elapsed if elapsed > 0 else None, curve=curve)

@@ -17,9 +17,9 @@ import time
 
 import pytest
 
-from sr_harness.config import BICUBIC, build_config
-from sr_harness.records import write_record
-from sr_harness.runner import run
+from sr_harness.config.build import BICUBIC, build_config
+from sr_harness.records.run import write_record
+from sr_harness.run.runner import run
 
 MAX_RATIO = 0.10
 

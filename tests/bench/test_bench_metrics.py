@@ -22,8 +22,8 @@ import pytest
 import torch
 
 from sr_harness import models
-from sr_harness.config import BICUBIC, build_config
-from sr_harness.data import embedded_dataset
+from sr_harness.config.build import BICUBIC, build_config
+from sr_harness.run.data import embedded_dataset
 from sr_harness.protocols.imresize import bicubic_upscale
 from sr_harness.protocols.quality import ReferenceCache, image_metrics, mean_metrics, to_uint8
 

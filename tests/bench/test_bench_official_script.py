@@ -21,7 +21,7 @@ import time
 import numpy as np
 import pytest
 
-from sr_harness import PROJECT_ROOT
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[2]  # the checkout
 
 PAIRS = 5
 TEAMS = {0: "rlfn_ntire_x4", 21: "slimrlfn_x4"}
@@ -34,7 +34,7 @@ def setup(shared_dir, tmp_path_factory):
     if not (repo / "test_demo.py").is_file():
         pytest.skip("the organizers' NTIRE2024_ESR repository is not in ../shared")
     pytest.importorskip("cv2", reason="the organizers' utils need OpenCV: pip install -e '.[oracle]' (tox -e perf)")
-    from sr_harness.data import read_rgb
+    from sr_harness.run.data import read_rgb
     from sr_harness.protocols.quality import modcrop
 
     root = tmp_path_factory.mktemp("official")

@@ -1,0 +1,1 @@
+"""Running a configuration: data, model loading, timing in fresh processes, the environment fingerprint."""
