@@ -30,6 +30,7 @@ class ColdStart(nn.Module):
 INPUTS = [torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 12), torch.zeros(1, 3, 16, 8)]
 
 
+@pytest.mark.bench  # asserts on wall-clock times: run by the perf env, never by the default tox
 def test_ntire_mode_times_each_input_once_including_cold_start():
     model = ColdStart(cold_calls=1)
     result = measure_runtime(model, INPUTS, device="cpu", mode="ntire", warmup=5, repeats=7)
@@ -42,6 +43,7 @@ def test_ntire_mode_times_each_input_once_including_cold_start():
     assert result.threads == torch.get_num_threads()
 
 
+@pytest.mark.bench  # asserts on wall-clock times: run by the perf env, never by the default tox
 def test_steady_mode_excludes_warmup_and_reports_median_with_ci():
     model = ColdStart(cold_calls=len(INPUTS))
     result = measure_runtime(model, INPUTS, device="cpu", mode="steady", warmup=1, repeats=4)
@@ -54,6 +56,7 @@ def test_steady_mode_excludes_warmup_and_reports_median_with_ci():
     json.dumps(result.to_dict())  # records must serialise
 
 
+@pytest.mark.bench  # asserts on wall-clock times: run by the perf env, never by the default tox
 def test_min_time_extends_the_repeats():
     # An instant model: two passes take microseconds, so only min_time_s can ask for more (a sleeping model
     # would make the outcome depend on how loaded the machine is).
@@ -90,6 +93,7 @@ def test_ntire_mode_turns_cudnn_benchmark_off_and_restores_it():
         torch.backends.cudnn.benchmark = saved
 
 
+@pytest.mark.bench  # asserts on wall-clock times: run by the perf env, never by the default tox
 def test_interleaved_returns_every_model_with_all_samples():
     fast, slow = ColdStart(0), ColdStart(cold_calls=10**9, cold_s=0.003)
     results = measure_interleaved({"fast": fast, "slow": slow, "fn": lambda x: x}, INPUTS, device="cpu",
@@ -115,6 +119,7 @@ def test_interleaved_order_gives_each_model_a_fixed_predecessor_and_every_positi
     assert {calls[at] for at in range(0, len(calls), per_round)} == set("abcd")  # each model leads one round
 
 
+@pytest.mark.bench  # asserts on wall-clock times: run by the perf env, never by the default tox
 def test_one_thread_also_records_the_forwards_thread_cpu_time_which_excludes_waiting():
     sleeper = ColdStart(cold_calls=10**9, cold_s=0.02)  # waits without using the CPU, as when descheduled
     previous = torch.get_num_threads()

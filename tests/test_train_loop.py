@@ -89,6 +89,7 @@ def _train_cmd(recipe, out, *extra):
             "--device", "cpu", "--threads", "1", "--no-progress", *extra]
 
 
+@pytest.mark.bench  # the kill lands at a time, not at a step: run by the perf env
 def test_resume_after_sigkill_is_bit_identical(tmp_path, images):
     body = '[[stages]]\nname = "s"\nmodel = "student"\nsteps = 80\ncheckpoint_every = 2\n'
     recipe = write_recipe(tmp_path / "r.toml", images, body)
