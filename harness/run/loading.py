@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from sr_harness import project_root
+from sr_harness import project_root, shipped_checkpoints
 from sr_harness.config.build import BICUBIC, FILE_VARIANT, RunConfig
 from sr_harness.run.training_summary import training_summary
 
@@ -25,8 +25,12 @@ class LoadedModel:
 
 def _shown(path) -> str:
     """Project paths are recorded relative to it: committed records carry no home folder."""
-    path, root = Path(path).resolve(), project_root()
-    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+    path, root, shipped = Path(path).resolve(), project_root(), shipped_checkpoints().resolve()
+    if path.is_relative_to(root):
+        return str(path.relative_to(root))
+    if path.is_relative_to(shipped):  # an installed package's own copy: no site-packages path in the record
+        return str(Path("sr_harness/checkpoints") / path.relative_to(shipped))
+    return str(path)
 
 
 def jsonable(value):
