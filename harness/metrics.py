@@ -1,14 +1,17 @@
-"""The one registry of measurements: what each metric is, how it is checked, shown and compared.
+"""The one registry of measurements: what each metric is, how it is computed, checked, shown and compared.
 
-Used by the runner (which row fields are metrics), records (validation), compare (tolerances), the report
-(columns, labels, formats) and the published-vs-measured verdicts. Adding a quality metric is one entry here
-plus its computation in ``protocols.quality.image_metrics``.
+Used by the runner (which metrics to compute), records (validation), compare (direction and tolerance), the report
+(columns, labels, formats) and the published-vs-measured verdicts. Every reader looks the registry up when it runs,
+so a new metric is one ``Metric`` entry here (with ``compute`` when it is not one of the fused core metrics).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from sr_harness.protocols import quality as _quality
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,15 @@ class Metric:
     may_be_infinite: bool = False  # +inf is a real value (PSNR of an exact reproduction)
     integer: bool = False
     optional: bool = False  # only present when asked for (e.g. rounded-Y PSNR)
-    extra: bool = False  # asked for by name (--metric, protocol.extra_metrics; protocols.quality.OPTIONAL_METRICS)
+    extra: bool = False  # computed only when a protocol names it in extra_metrics
+    compute: Callable | None = None  # (sr, hr, *, crop) -> float for an extra metric; core ones come fused
+
+    def judge(self, baseline: float, current: float) -> str:
+        """'ok' within tolerance, else 'improved' or 'regressed' in this metric's direction."""
+        if baseline == current or (math.isfinite(baseline) and math.isfinite(current)
+                                   and abs(current - baseline) <= (self.tolerance or 0.0) + 1e-12):
+            return "ok"
+        return "improved" if (current > baseline) == self.higher_is_better else "regressed"
 
     def fmt(self, value) -> str:
         if value is None:
@@ -48,7 +59,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("psnr_y", "PSNR-Y", "dB", "quality", tolerance=0.005, may_be_infinite=True),
     Metric("psnr_rgb", "PSNR-RGB", "dB", "quality", tolerance=0.005, may_be_infinite=True),
     Metric("ssim_y", "SSIM-Y", "", "quality", tolerance=0.0005),
-    Metric("ssim_rgb", "SSIM-RGB", "", "quality", tolerance=0.0005, optional=True, extra=True),  # NTIRE's --ssim
+    Metric("ssim_rgb", "SSIM-RGB", "", "quality", tolerance=0.0005, optional=True, extra=True,
+           compute=_quality.ssim_rgb),  # NTIRE's --ssim
     Metric("psnr_y_rounded", "PSNR-Y (rounded Y)", "dB", "quality", tolerance=0.005, may_be_infinite=True,
            optional=True),
     Metric("params", "Params", "", "complexity", higher_is_better=False, integer=True),
@@ -64,18 +76,22 @@ def of_kind(kind: str) -> list[Metric]:
     return [m for m in METRICS.values() if m.kind == kind]
 
 
-QUALITY = tuple(m.name for m in of_kind("quality"))
-REQUIRED_QUALITY = tuple(m.name for m in of_kind("quality") if not m.optional)
-COMPLEXITY = tuple(m.name for m in of_kind("complexity"))
-EXTRA = tuple(m.name for m in METRICS.values() if m.extra)
+def quality_names() -> tuple[str, ...]:
+    return tuple(m.name for m in of_kind("quality"))
 
 
-def get(name: str) -> Metric:
-    try:
-        return METRICS[name]
-    except KeyError:
-        raise KeyError(f"unknown metric {name!r}; known: {', '.join(METRICS)}") from None
+def required_quality() -> tuple[str, ...]:
+    return tuple(m.name for m in of_kind("quality") if not m.optional)
 
 
-def label(name: str) -> str:
-    return METRICS[name].label if name in METRICS else name
+def complexity_names() -> tuple[str, ...]:
+    return tuple(m.name for m in of_kind("complexity"))
+
+
+def extra_computations(names) -> dict[str, Callable]:
+    """name -> computation of the named extra metrics, for ``protocols.quality.image_metrics(extras=...)``."""
+    return {name: METRICS[name].compute for name in names}
+
+
+def extra_names() -> tuple[str, ...]:
+    return tuple(m.name for m in METRICS.values() if m.extra)

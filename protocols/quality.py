@@ -11,7 +11,7 @@ All metric functions take uint8 H x W x 3 RGB arrays of equal shape (SR already 
   11 x 11, data range 255, population covariance, mean over the window-interior pixels), on float Y, computed
   by ``metric_sums`` in one cache-friendly float64 pass (tests hold it to scikit-image within 1e-12); the HR
   side can be prepared once per image (``prepare_reference``) and reused for every model.
-- SSIM-RGB (``extras=("ssim_rgb",)``): the NTIRE script's ``--ssim``, the mean over R, G and B of the same
+- SSIM-RGB (``extras={"ssim_rgb": ssim_rgb}``): the NTIRE script's ``--ssim``, the mean over R, G and B of the same
   SSIM on each channel (scikit-image's ``structural_similarity`` with the settings above, which the organizers'
   ``utils_image.ssim`` computes with OpenCV: 11 x 11 Gaussian sigma 1.5, valid window interior, border = crop).
 - Set values are means of per-image values, never the PSNR of a pooled MSE.
@@ -22,6 +22,7 @@ All metric functions take uint8 H x W x 3 RGB arrays of equal shape (SR already 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
@@ -136,9 +137,6 @@ def ssim_rgb(sr: np.ndarray, hr: np.ndarray, *, crop: int) -> float:
                                        use_sample_covariance=False, data_range=255))
 
 
-OPTIONAL_METRICS = {"ssim_rgb": ssim_rgb}  # computed when asked for by name (``image_metrics(extras=...)``)
-
-
 def prepare_reference(hr: np.ndarray, *, crop: int) -> Reference:
     """The HR-only part of ``image_metrics`` (Y, rounded Y, SSIM means and variances), computed once per image
     and passed as ``reference=`` for every model scored against that image."""
@@ -168,12 +166,14 @@ class ReferenceCache:
 
 
 def image_metrics(sr: np.ndarray, hr: np.ndarray, *, crop: int, rounded_y: bool = False,
-                  reference: Reference | None = None, extras: tuple[str, ...] = ()) -> dict[str, float]:
+                  reference: Reference | None = None, extras: Mapping[str, Callable] | None = None
+                  ) -> dict[str, float]:
     """All metrics of one image: ``psnr_y`` (float Y), ``psnr_rgb``, ``ssim_y``.
 
     ``rounded_y=True`` adds ``psnr_y_rounded`` (MATLAB uint8 Y); ``psnr_y`` always stays float Y, so the two
     conventions never share a name. ``reference`` (optional) is ``prepare_reference(hr, crop=crop)``; it gives
     the same values and saves the HR half of the work when several models are scored against one image.
+    ``extras`` maps further metric names to their computation ``(sr, hr, *, crop) -> float``.
     """
     a, b = _cropped_pair(sr, hr, crop)
     if reference is not None and not np.array_equal(reference.hr, b):  # a cheap byte compare against misuse
@@ -186,10 +186,8 @@ def image_metrics(sr: np.ndarray, hr: np.ndarray, *, crop: int, rounded_y: bool 
     }
     if rounded_y:
         metrics["psnr_y_rounded"] = psnr_from_mse(sums.sse_y_rounded / sums.pixels)
-    for name in extras:
-        if name not in OPTIONAL_METRICS:
-            raise ValueError(f"unknown optional metric {name!r}; known: {', '.join(OPTIONAL_METRICS)}")
-        metrics[name] = OPTIONAL_METRICS[name](sr, hr, crop=crop)
+    for name, compute in (extras or {}).items():
+        metrics[name] = float(compute(sr, hr, crop=crop))
     return metrics
 
 

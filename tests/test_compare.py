@@ -30,9 +30,12 @@ def statuses(deltas, metric):
     return {d.status for d in deltas if d.metric == metric}
 
 
-def test_unchanged_run_passes():
+def test_unchanged_run_passes_and_every_check_is_made():
     deltas = compare(record(row()), record(row()))
-    assert not has_regression(deltas) and {d.status for d in deltas} <= {"ok", "info"}
+    checked = {d.metric: d.status for d in deltas}
+    assert checked == {"psnr_y": "ok", "psnr_rgb": "ok", "ssim_y": "ok", "params": "ok", "convs": "ok",
+                       "flops_g": "ok", "activations_m": "ok", "time_ratio": "info", "median_ms": "info"}
+    assert not has_regression(deltas)
 
 
 @pytest.mark.parametrize("change, status", [(-0.01, "regressed"), (-0.004, "ok"), (+0.004, "ok"), (+0.01, "improved")])

@@ -89,9 +89,9 @@ def parse_suites(data: dict, source: str) -> dict[str, Suite]:
                              ntire_teams=table.get("ntire_teams"))
         if suites[name].ntire_teams is not None and not isinstance(suites[name].ntire_teams, str):
             raise ConfigError(f"{where}: ntire_teams must be a string: \"all\" or team ids such as \"0,21\"")
-        if suites[name].headline not in metrics.QUALITY:
+        if suites[name].headline not in metrics.quality_names():
             raise ConfigError(f"{where}: headline {suites[name].headline!r} is not a quality metric; use one of "
-                              f"{', '.join(metrics.QUALITY)}")
+                              f"{', '.join(metrics.quality_names())}")
         if suites[name].weights not in ("project", "official"):
             raise ConfigError(f"{where}: weights must be 'project' or 'official', got {suites[name].weights!r}")
     return suites

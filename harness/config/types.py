@@ -46,10 +46,10 @@ class ProtocolConfig:
     def __post_init__(self):
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             raise ConfigError(f"threads must be a whole number >= 1, got {self.threads!r} (--threads)")
-        unknown = [m for m in self.extra_metrics if m not in metrics.EXTRA]
+        unknown = [m for m in self.extra_metrics if m not in metrics.extra_names()]
         if unknown:
             raise ConfigError(f"unknown optional metric(s) {', '.join(map(repr, unknown))}; known: "
-                              f"{', '.join(metrics.EXTRA)}")
+                              f"{', '.join(metrics.extra_names())}")
         if self.runtime_mode not in ("steady", "ntire"):
             raise ConfigError(f"runtime_mode must be 'steady' or 'ntire', got {self.runtime_mode!r}")
         if self.warmup < 0 or self.rounds < 1:

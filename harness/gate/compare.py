@@ -10,7 +10,6 @@ timed on this machine in the same job; a speed entry present on one side only st
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 from sr_harness import metrics
@@ -18,7 +17,6 @@ from sr_harness.run.env import timing_mismatch
 from sr_harness.records.run import result_key, speed_clock, speed_pages
 from sr_harness.gate.stats import DEFAULT_SPEED_THRESHOLD, speed_change
 
-GATED_QUALITY = tuple(m for m in metrics.of_kind("quality") if m.tolerance is not None)
 # Same machine, the reference's own thread CPU time stayed within ~1.2x between runs, quiet or loaded; two hosts
 # that both read "AMD EPYC" timed it 1.87x apart, and the ratios of the same models 9-15 % apart.
 OTHER_MACHINE_FACTOR = 1.5
@@ -49,9 +47,10 @@ class Delta:
 
 
 def _accuracy(key, cur: dict, base: dict) -> list[Delta]:
-    """Every gated quality metric present on either side; a metric present on one side only is failing."""
+    """Every gated quality metric present on either side, judged in its own direction; a metric present on one side
+    only is failing."""
     out = []
-    for metric in GATED_QUALITY:
+    for metric in (m for m in metrics.of_kind("quality") if m.tolerance is not None):
         b, c = base["metrics"].get(metric.name), cur["metrics"].get(metric.name)
         if b is None and c is None:
             if metric.optional:
@@ -62,17 +61,13 @@ def _accuracy(key, cur: dict, base: dict) -> list[Delta]:
             out.append(Delta(*key, metric.name, b, c, "missing",
                              f"absent from the {'baseline' if b is None else 'run'}; a metric is never skipped"))
             continue
-        tol = metric.tolerance
-        if math.isinf(b) or math.isinf(c):
-            status = "ok" if b == c else ("improved" if c > b else "regressed")
-        else:
-            d = c - b
-            status = "ok" if abs(d) <= tol + 1e-12 else ("improved" if d > 0 else "regressed")
-        out.append(Delta(*key, metric.name, b, c, status, f"tolerance {tol:g}"))
+        direction = "higher" if metric.higher_is_better else "lower"
+        out.append(Delta(*key, metric.name, b, c, metric.judge(b, c),
+                         f"tolerance {metric.tolerance:g}, {direction} is better"))
     if cur.get("n_images") != base.get("n_images"):
         out.append(Delta(*key, "n_images", base.get("n_images"), cur.get("n_images"), "changed", "must match exactly"))
     bc, cc = base.get("complexity") or {}, cur.get("complexity") or {}
-    for name in metrics.COMPLEXITY:
+    for name in metrics.complexity_names():
         if name in bc or name in cc:
             same = bc.get(name) == cc.get(name)
             out.append(Delta(*key, name, bc.get(name), cc.get(name), "ok" if same else "changed", "must match exactly"))

@@ -95,8 +95,8 @@ def validate_record(data: Any, path: str | os.PathLike = "<record>") -> dict:
                           "re-run `python -m sr_harness eval` to regenerate it")
     _check_fields(data, _TOP, _TOP_OPTIONAL, "record", path)
     headline = data.get("headline")
-    if headline is not None and headline not in metrics.QUALITY:
-        raise RecordError(f"{path}: headline {headline!r} is not a quality metric ({', '.join(metrics.QUALITY)})")
+    if headline is not None and headline not in metrics.quality_names():
+        raise RecordError(f"{path}: headline {headline!r} is not a quality metric ({', '.join(metrics.quality_names())})")
     seen = set()
     for i, row in enumerate(data["results"]):
         where = f"results[{i}]"
@@ -119,14 +119,14 @@ def _validate_row_values(row: dict, where: str, path) -> None:
         if row["metrics"]:
             raise RecordError(f"{path}: {where} is marked failed but carries metrics; a failed row has none")
         return
-    for name in metrics.REQUIRED_QUALITY:
+    for name in metrics.required_quality():
         if name not in row["metrics"]:
             raise RecordError(f"{path}: {where} lacks the metric {name!r}; re-run `python -m sr_harness eval`")
     for name, value in row["metrics"].items():
         if name in metrics.METRICS:
             _check_number(value, metrics.METRICS[name], f"{where} metric", path)
     for name, value in (row.get("complexity") or {}).items():
-        if name in metrics.COMPLEXITY:
+        if name in metrics.complexity_names():
             _check_number(value, metrics.METRICS[name], f"{where} complexity", path)
     speed = row.get("speed") or {}
     if speed:  # every field the gate reads: a damaged entry is named here, not a crash inside compare

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 
 from sr_harness import HarnessError
+from sr_harness.metrics import extra_computations
 from sr_harness.config.build import RunConfig
 from sr_harness.run.env import fingerprint
 from sr_harness.run.loading import LoadedModel, jsonable, load_models
@@ -49,7 +50,7 @@ def _to_input(lr, device: str) -> torch.Tensor:
 
 
 def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop: int, rounded_y: bool,
-                 clock: dict, progress: Callable, references, extras: tuple[str, ...] = (), timer=None,
+                 clock: dict, progress: Callable, references, extras: dict | None = None, timer=None,
                  samples: list | None = None) -> list[dict]:
     """Per-image metrics of one model (or the bicubic row) over the dataset; ``references`` (shared by all
     models) holds the HR-side work. Image i's metrics run on a worker thread while image i+1 goes through the
@@ -134,7 +135,7 @@ def _dataset_pass(cfg: RunConfig, dataset, loaded: list[LoadedModel], reference,
             with phase(f"quality {m.key} on {dataset.name}" + (" (NTIRE-timed)" if timer else "")):
                 per_model[m.key] = quality_pass(m, dataset, pairs, inputs, scale=cfg.scale, crop=crop,
                                                 rounded_y=cfg.protocol.rounded_y, clock=clock, progress=bar,
-                                                references=references, extras=cfg.protocol.extra_metrics,
+                                                references=references, extras=extra_computations(cfg.protocol.extra_metrics),
                                                 timer=timer, samples=taken)
         except ModelFailed as exc:
             failed[m.key] = str(exc)
