@@ -13,7 +13,6 @@ import sys
 
 from . import HarnessError
 
-EXIT_OK = 0
 EXIT_REGRESSION = 1
 EXIT_USAGE = 2
 EXIT_STOPPED = 3

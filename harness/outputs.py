@@ -31,8 +31,9 @@ class OutputError(HarnessError):
     """A destination that cannot or must not be written; one line naming it and the fix."""
 
 
-def sniff(path: Path) -> str:
-    """What an existing file holds: record, report, checkpoint, json or other."""
+def sniff(path: Path, recognise: Callable[[bytes], bool] | None = None, kind: str = "other") -> str:
+    """What an existing file holds: record, report, checkpoint, json, ``kind`` where ``recognise`` says so (a
+    writer's own format, e.g. a CSV table), or other."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(_SNIFF_BYTES)
@@ -46,9 +47,7 @@ def sniff(path: Path) -> str:
     lowered = text[:64].lower()
     if lowered.startswith((b"<!doctype html", b"<html")):
         return "report"
-    if head.startswith((b"dataset,model,architecture,", b"| dataset | model | architecture |")):
-        return "table"  # `report --format csv|md`
-    return "other"
+    return kind if recognise is not None and recognise(head) else "other"
 
 
 def _umask_mode() -> int:
@@ -98,6 +97,7 @@ class Destination:
     flag: str = "--out"  # how the user named it, for the messages
     replace: bool = False  # an existing file of the same kind may be replaced
     owned: bool = False  # the caller's own file (trainer state, progress): replaced atomically, not sniffed
+    recognise: Callable[[bytes], bool] | None = None  # tells this kind's files by their first bytes (tables)
     _expected: object = field(default=None, repr=False)
     _checked: bool = field(default=False, repr=False)
 
@@ -122,7 +122,7 @@ class Destination:
             raise OutputError(f"{path}: folder {anchor} is not writable; choose another {self.flag} or fix its "
                               "permissions")
         if path.exists():
-            found = sniff(path)
+            found = sniff(path, self.recognise, self.kind)
             if found != self.kind and not (self.kind == "state" and found == "checkpoint"):
                 raise OutputError(f"{path}: exists and holds a {found} file, not a {self.kind}; {self.flag} never "
                                   "replaces another kind of file; choose another path")
@@ -181,9 +181,14 @@ def _folder_lock(folder: Path):
         os.close(fd)
 
 
+def owned_file(path: str | os.PathLike) -> Destination:
+    """A file the caller owns (trainer state, progress, stage weights, exports): replaced atomically, readers see
+    old or new, never half, with the umask's mode."""
+    return Destination(Path(path), "state", replace=True, owned=True)
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> None:
-    """Replace a file the caller owns (trainer state, progress) atomically: readers see old or new, never half."""
-    Destination(Path(path), "state", replace=True, owned=True).write(write)
+    owned_file(path).write(write)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -13,7 +13,7 @@ _LAZY = {
                     "sha256_file"),
     "network": ("InputError", "RLFNNet", "check_input"),
     "reparam": ("RepConv3x3", "set_online_fusion"),
-    "transforms": ("deploy_from", "fuse", "is_unfused", "prune", "unfused_from_deploy"),
+    "transforms": ("fuse", "is_unfused", "prune", "unfused_from_deploy"),
 }
 _HOME = {name: module for module, names in _LAZY.items() for name in names}
 

@@ -11,7 +11,6 @@ import hashlib
 import os
 import pathlib
 import re
-import tempfile
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -200,14 +199,15 @@ def _apply(model: nn.Module, path, state: dict[str, torch.Tensor], meta: dict | 
                           config=dict(meta.get("config") or {}) if meta else {})
 
 
-def save_model(model: nn.Module, path: str | os.PathLike, *, config: dict | None = None,
+def save_model(model: nn.Module, target, *, config: dict | None = None,
                extra: dict | None = None) -> CheckpointInfo:
-    """Write a self-describing checkpoint atomically (temp file in the same folder, then os.replace).
+    """Write a self-describing checkpoint to ``target``: a path (a plain ``torch.save``), or a writer whose
+    ``write(fill)`` calls ``fill(binary_file)`` and returns the path it wrote (the harness passes its
+    ``outputs.Destination``, which writes atomically, with the umask's mode, and never replaces an unchecked file).
 
     ``config`` and ``extra`` must hold only plain data (dict, list, str, int, float, bool, None) so the
     file loads with weights_only=True.
     """
-    path = pathlib.Path(path)
     name = getattr(model, "model_name", None)
     if name is None:
         raise ValueError("model has no model_name; build it with models.build_model")
@@ -219,17 +219,12 @@ def save_model(model: nn.Module, path: str | os.PathLike, *, config: dict | None
                "build_overrides": build_overrides(model),
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                "config": config, "extra": extra}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        pathlib.Path(tmp).unlink(missing_ok=True)
-        raise
+    if hasattr(target, "write"):
+        path = pathlib.Path(target.write(lambda fh: torch.save(payload, fh)))
+    else:
+        path = pathlib.Path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(payload, path)
     return CheckpointInfo(path=str(path), sha256=sha256_file(path), model_name=name, key_style="project",
                           n_tensors=len(payload["state_dict"]), strict=True, extra=extra, config=config)
 

@@ -62,8 +62,6 @@ def fuse(model: nn.Module) -> nn.Module:
     return deploy.train(model.training)
 
 
-deploy_from = fuse
-
 
 def unfused_from_deploy(deploy: nn.Module) -> nn.Module:
     """The training form whose 3x3 branches hold ``deploy``'s kernels and whose other branches output zero.

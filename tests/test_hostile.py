@@ -226,6 +226,33 @@ def test_files_get_the_umask_mode_and_stale_temps_are_cleaned(tmp_path):
     assert not stale.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
 
 
+def test_fuse_writes_through_the_checked_writer(tmp_path, capsys):
+    """fuse -o gets the umask's mode, never replaces a file without --force, and a file written meanwhile is kept."""
+    from sr_harness.outputs import Destination, OutputError
+
+    unfused = tmp_path / "unfused.pth"
+    models.save_model(models.build_model("slimrlfn_unfused_x4"), unfused)
+    out = tmp_path / "fused.pth"
+    old = os.umask(0o022)
+    try:
+        assert main(["fuse", str(unfused), "-o", str(out)]) == 0
+    finally:
+        os.umask(old)
+    assert oct(out.stat().st_mode & 0o777) == "0o644"
+    assert models.load_model(out)[0].model_name == "slimrlfn_x4"
+    before = out.read_bytes()
+    assert main(["fuse", str(unfused), "-o", str(out)]) == EXIT_USAGE
+    one_line_error(capsys, "refusing to overwrite")
+    assert out.read_bytes() == before
+
+    raced = tmp_path / "raced.pth"
+    dest = Destination(raced, "checkpoint").check()
+    raced.write_bytes(b"the other writer's file")
+    with pytest.raises(OutputError, match="written by someone else"):
+        models.save_model(models.build_model("slimrlfn_x4"), dest)
+    assert raced.read_bytes() == b"the other writer's file"
+
+
 def png_header(path, width, height) -> pathlib.Path:
     """A tiny PNG file whose header claims a huge image (the pixels are never decoded)."""
     def chunk(kind, data):

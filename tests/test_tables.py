@@ -24,7 +24,7 @@ def test_markdown_escapes_pipes_and_aligns_numbers():
     run = record()
     run["results"][2]["model"] = "a|b"
     lines = to_markdown([run]).splitlines()
-    assert lines[0].startswith("| dataset | model | architecture | PSNR-Y |")
+    assert lines[0].startswith("| dataset | model | architecture | variant | PSNR-Y |")
     assert "---:" in lines[1] and len(lines) == 2 + len(run["results"])
     assert "a\\|b" in lines[4]
     assert all(line.count(" | ") == lines[0].count(" | ") for line in lines[2:3])

@@ -48,10 +48,11 @@ def cmd_report(args) -> int:
     from sr_harness.outputs import Destination, distinct  # noqa: PLC0415
     from sr_harness.records.run import load_record  # noqa: PLC0415
     from sr_harness.report.page import report_destination, write_report  # noqa: PLC0415
+    from sr_harness.report.tables import is_table  # noqa: PLC0415
 
     fmt = args.format or {".csv": "csv", ".md": "md"}.get(Path(args.output).suffix.lower(), "html")
     dest = report_destination(args.output, flag="-o") if fmt == "html" else \
-        Destination(Path(args.output), "table", flag="-o", replace=True).check()
+        Destination(Path(args.output), "table", flag="-o", replace=True, recognise=is_table).check()
     runs = [*args.runs, *[p for p in args.optional if Path(p).exists()]]
     inputs = [Destination(Path(p), "record", flag="a run record") for p in runs]
     distinct(dest, *inputs)

@@ -216,6 +216,3 @@ def result_key(result: dict) -> tuple[str, str]:
     """A result row is identified by (model label, dataset name)."""
     return result["model"], result["dataset"]
 
-
-def ok_rows(record: dict) -> list[dict]:
-    return [r for r in record["results"] if r.get("status", "ok") == "ok"]

@@ -14,6 +14,7 @@ from sr_harness import metrics
 from sr_harness.gate.compare import compare, has_regression
 from sr_harness.run.env import timing_mismatch
 from sr_harness.outputs import Destination
+from sr_harness.report.columns import fmt, main_columns, provenance
 from sr_harness.report.plots import pareto_svg, pruning_svg
 from sr_harness.report.published import verdicts
 from sr_harness.report.trained import comparison, learning_curves
@@ -22,42 +23,9 @@ TEMPLATES = Path(__file__).with_name("templates")
 METRIC_LABELS = {m.name: m.label for m in metrics.METRICS.values()}
 
 
-def fmt(value, digits: int = 4) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        if math.isinf(value):
-            return "∞" if value > 0 else "−∞"
-        if math.isnan(value):
-            return "n/a"
-        return f"{value:.{digits}f}"
-    return str(value)
-
-
-def device_label(runtime: dict | None, env: dict) -> str:
-    if not runtime:
-        return "–"
-    if runtime.get("device") == "cuda":
-        return f"GPU ({env.get('gpu_name') or runtime.get('flags', {}).get('gpu_name') or 'CUDA'})"
-    return f"CPU ({runtime.get('threads', env.get('threads'))} threads)"
-
-
-def ntire_score(row: dict) -> dict | None:
-    """NTIRE 2024 score with the runtime term from this run's time ratio to RLFN_ntire (same run, interleaved)."""
-    from sr_harness.protocols.ranking import NTIRE2024_BASELINE, ntire2024_score  # noqa: PLC0415
-
-    speed, comp = row.get("speed"), row.get("complexity")
-    if not speed or not comp or speed.get("reference") != "rlfn_ntire_x4":
-        return None
-    return ntire2024_score(speed["ratio"] * NTIRE2024_BASELINE.runtime_ms, comp["flops_g"], comp["params"] / 1e6)
-
-
 def _dataset_view(record: dict, dataset: dict) -> dict:
     rows = [r for r in record["results"] if r["dataset"] == dataset["name"]]
     headline = record.get("headline", "psnr_y")
-    for r in rows:
-        r["score"] = ntire_score(r)
-        r["device_label"] = device_label(r.get("runtime"), record["env"])
     present = {name for r in rows for name in r["metrics"]}
     quality = [m for m in metrics.of_kind("quality") if not m.optional or m.name in present]
     timed = [r for r in rows if r.get("runtime") and r.get("complexity") and r.get("status", "ok") == "ok"]
@@ -76,7 +44,8 @@ def _dataset_view(record: dict, dataset: dict) -> dict:
         plots.append(Markup(pareto_svg(
             [{"label": r["model"], "x": r["complexity"]["params"] / 1e6, "y": r["metrics"][headline]} for r in timed],
             xlabel="parameters (M)", ylabel=ylabel, title=f"{dataset['name']}: quality vs parameters")))
-    return {"info": dataset, "rows": rows, "plots": plots, "quality": quality}
+    columns = [c for c in main_columns(rows) if not c.flat]
+    return {"info": dataset, "rows": rows, "plots": plots, "quality": quality, "columns": columns}
 
 
 def widths_label(inner_widths: list[list[int]]) -> str:
@@ -121,20 +90,6 @@ def build_context(records: list[dict], *, baseline: dict | None = None, speed_ab
             "flops_label": FLOPS_LABEL, "metric_labels": METRIC_LABELS,
             "tolerances": [m for m in metrics.of_kind("quality") if m.tolerance and not m.optional],
             "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-
-
-def provenance(checkpoint: dict) -> str:
-    """What identifies a row's weights in one short line: a checkpoint's sha256, an --model source file, or an
-    NTIRE team's script and weights."""
-    if "team" in checkpoint:
-        weights = ", ".join(f"{w} ({h[:12]}…)" for w, h in zip(checkpoint.get("weights") or [],
-                                                               checkpoint.get("weights_sha256") or []))
-        return f"{checkpoint.get('source') or checkpoint.get('class')}; weights {weights or 'none loaded'}"
-    if "source" in checkpoint:
-        weights = checkpoint.get("weights_sha256")
-        return (f"{Path(checkpoint['source']).name}:{checkpoint.get('class')} (source sha256 "
-                f"{checkpoint['source_sha256'][:12]}…); weights " + (f"sha256 {weights[:12]}…" if weights else "none"))
-    return f"sha256 {checkpoint['sha256'][:12]}…"
 
 
 def render(records: list[dict], *, baseline: dict | None = None, speed_ab: dict | None = None) -> str:

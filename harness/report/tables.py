@@ -1,52 +1,31 @@
-"""The report's main table as CSV or Markdown, for papers and READMEs: one line per model and dataset."""
+"""The report's main table as CSV or Markdown, for papers and READMEs: one line per model and dataset, with the
+columns of ``columns.main_columns`` (the report's own)."""
 
 from __future__ import annotations
 
 import csv
 import io
 
-from sr_harness import metrics
+from sr_harness.report.columns import main_columns
 
-# (header, how to read it from a row); quality columns follow the metrics the records hold
-_FIXED = [("dataset", lambda r: r["dataset"]), ("model", lambda r: r["model"]), ("architecture", lambda r: r["arch"])]
-_AFTER = [
-    ("params", lambda r: (r.get("complexity") or {}).get("params")),
-    ("FLOPs (G)", lambda r: _round((r.get("complexity") or {}).get("flops_g"), 4)),
-    ("activations (M)", lambda r: _round((r.get("complexity") or {}).get("activations_m"), 4)),
-    ("convs", lambda r: (r.get("complexity") or {}).get("convs")),
-    ("runtime median (ms)", lambda r: _round((r.get("runtime") or {}).get("median_ms"), 3)),
-    ("runtime protocol", lambda r: _runtime_label(r.get("runtime"))),
-    ("status", lambda r: r.get("status", "ok")),
-]
-TABLE_FORMATS = ("html", "csv", "md")
+SIGNATURES = (b"dataset,model,architecture,", b"| dataset | model | architecture |")
 
 
-def _round(value, digits: int):
-    return None if value is None else round(float(value), digits)
+def is_table(head: bytes) -> bool:
+    """Whether a file's first bytes are a table this module wrote (so ``report -o`` may replace it)."""
+    return head.startswith(SIGNATURES)
 
 
-def _runtime_label(runtime: dict | None) -> str | None:
-    if not runtime:
-        return None
-    return f"{runtime.get('mode')}, {runtime.get('device')}"
-
-
-def main_table(records: list[dict]) -> tuple[list[str], list[list]]:
-    """Header and rows over every record, quality metrics in the registry's order (4 decimals)."""
-    rows = [r for record in records for r in record["results"]]
-    present = {name for r in rows for name in r["metrics"]}
-    quality = [m for m in metrics.of_kind("quality") if m.name in present]
-    header = [h for h, _ in _FIXED] + [m.label for m in quality] + [h for h, _ in _AFTER]
-    body = []
-    for r in rows:
-        values = [get(r) for _, get in _FIXED]
-        values += [_round(r["metrics"].get(m.name), 4) for m in quality]
-        body.append(values + [get(r) for _, get in _AFTER])
-    return header, body
+def main_table(records: list[dict]) -> tuple[list[str], list[list], list[bool]]:
+    """Header, rows over every record, and which columns are numeric."""
+    pairs = [(r, record) for record in records for r in record["results"]]
+    columns = main_columns([r for r, _ in pairs])
+    return ([c.header for c in columns], [[c.value(r, record) for c in columns] for r, record in pairs],
+            [c.numeric for c in columns])
 
 
 def to_csv(records: list[dict]) -> str:
-    header, body = main_table(records)
+    header, body, _ = main_table(records)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
@@ -74,8 +53,7 @@ def _md_cell(value) -> str:
 
 
 def to_markdown(records: list[dict]) -> str:
-    header, body = main_table(records)
-    numeric = [all(isinstance(row[i], (int, float)) or row[i] is None for row in body) for i in range(len(header))]
+    header, body, numeric = main_table(records)
     lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |",
              "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
     lines += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in body]

@@ -123,7 +123,7 @@ def cmd_fuse(args) -> int:
         raise OutputError(f"{dest.path}: -o is the input checkpoint itself; write the fused model to another file")
     model, info = models.load_model(args.checkpoint)
     fused = models.fuse(model)
-    models.save_model(fused, args.output, config=dict(info.config or {}) | {"fused_from": str(args.checkpoint)},
+    models.save_model(fused, dest, config=dict(info.config or {}) | {"fused_from": str(args.checkpoint)},
                       extra=dict(info.extra or {}))
     print(f"fused {model.model_name} -> {fused.model_name}: {args.output}")
     return 0

@@ -12,6 +12,7 @@ from torch import nn
 from sr_harness import models
 from sr_harness.run.data import embedded_dataset
 from sr_harness.run.env import fingerprint
+from sr_harness.outputs import owned_file
 from sr_harness.protocols.imresize import bicubic_upscale
 from sr_harness.protocols.quality import psnr_y, to_uint8
 
@@ -64,7 +65,7 @@ def export_all(runner: RecipeRun, *, measure_eval: bool = False) -> list[pathlib
         if measure_eval:
             record["eval"] = embedded_eval_psnr(model)
         manifest = runner.finished.get("data_manifest") or {}
-        models.save_model(model, target, config={"recipe": runner.recipe.name, "stage": export.stage,
+        models.save_model(model, owned_file(target), config={"recipe": runner.recipe.name, "stage": export.stage,
                                                  "form": export.form, "git": env["git"],
                                                  "recipe_hash": runner.recipe_hash,
                                                  "data_manifest_hash": manifest.get("hash"),

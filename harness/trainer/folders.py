@@ -24,6 +24,7 @@ import numpy as np
 from sr_harness.run.data import IMAGE_EXTENSIONS, EmbeddedDataset, read_rgb
 from sr_harness.protocols.imresize import bicubic_downscale
 from sr_harness.protocols.quality import modcrop
+from sr_harness.models.checkpoints import sha256_file
 
 
 def folder_list(spec: str) -> list[Path]:
@@ -82,7 +83,7 @@ def load_folder_pairs(spec: str, *, scale: int, exclude: dict[str, str], error) 
             raise error(f"{path}: this training image is the evaluation image {clash}; remove it from the "
                         "training folders (training on evaluated images makes the numbers meaningless)")
         entries.append({"name": name, "width": int(img.shape[1]), "height": int(img.shape[0]),
-                        "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
+                        "sha256": sha256_file(path)})
         if min(hr.shape[:2]) >= scale * 4:  # an LR image needs a few pixels for the bicubic kernel
             pairs.append((name, bicubic_downscale(hr, scale), hr))
     manifest = {"spec": spec, "n_files": len(entries), "hash": manifest_hash(entries), "files": entries,

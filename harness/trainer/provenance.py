@@ -13,13 +13,15 @@ import hashlib
 import json
 import pathlib
 
+from sr_harness.models.checkpoints import sha256_file
+
 from .config import ModelConfig, Recipe
 
 
 def _model_entry(model: ModelConfig) -> dict:
     entry = dataclasses.asdict(model)
     if model.checkpoint and pathlib.Path(model.checkpoint).is_file():  # a warm start or frozen teacher from a file
-        entry["checkpoint_sha256"] = hashlib.sha256(pathlib.Path(model.checkpoint).read_bytes()).hexdigest()
+        entry["checkpoint_sha256"] = sha256_file(model.checkpoint)
     return entry
 
 

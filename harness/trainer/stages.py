@@ -21,6 +21,7 @@ from torch import nn
 from sr_harness import models
 from sr_harness import HarnessError
 from sr_harness.models.checkpoints import CheckpointError
+from sr_harness.outputs import owned_file
 
 from . import distributed
 from .checkpointing import check_writable, json_write, load_state_file
@@ -249,8 +250,8 @@ class RecipeRun:
                         "params": sum(p.numel() for p in model.parameters())}
             self.current[run.model] = model.cpu()
             if self.dist.is_main:
-                models.save_model(model, self.paths.stage_file(run.name), config={"recipe": self.recipe.name},
-                                  extra={"stage": run.name})
+                models.save_model(model, owned_file(self.paths.stage_file(run.name)),
+                                  config={"recipe": self.recipe.name}, extra={"stage": run.name})
                 self.finished["runs"][run.name] = summary
                 json_write(self.paths.progress, self.finished)
                 self.paths.state.unlink(missing_ok=True)
