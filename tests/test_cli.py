@@ -60,7 +60,8 @@ def test_eval_report_and_baseline_update(hr_folder, tmp_path, capsys):
                  "--report", str(tmp_path / "r.html")]) == 0
     record = load_record(out)
     assert [r["model"] for r in record["results"]] == ["bicubic"] and record["results"][0]["n_images"] == 2
-    assert "Diff vs baseline" in (tmp_path / "r.html").read_text()
+    page = (tmp_path / "r.html").read_text()
+    assert record["run_id"] in page and "<strong>bicubic</strong>" in page
 
     before = out.read_bytes()  # an existing record is never clobbered without --force
     assert main(["eval", "--models", "bicubic", "--data", str(hr_folder), "--out", str(out)]) == 2

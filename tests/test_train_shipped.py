@@ -23,8 +23,6 @@ def test_shipped_checkpoint_beats_bicubic(stem):
     assert record["recipe"] in ("cpu_default", "rlfn_291", "slimrlfn_291") and record["model_name"] == model.model_name
     assert record["params"] == sum(p.numel() for p in model.parameters())
     measured = embedded_eval_psnr(model)
-    if "eval" in record:  # measured at export (train --measure-eval)
-        assert measured["psnr_y"] == pytest.approx(record["eval"]["psnr_y"], abs=1e-3)  # threads may flip a pixel
     assert measured["gain_db"] >= 0.5
 
 
