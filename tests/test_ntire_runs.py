@@ -66,17 +66,28 @@ def test_fresh_runs_need_the_ntire_mode(tmp_path, capsys):
     assert not (tmp_path / "r.json").exists()
 
 
-def test_children_get_the_parents_arguments_less_the_parent_only_options(tmp_path):
+def _options(argv):
+    from sr_harness.cli.main import build_parser
+    from sr_harness.config.options import RunOptions
+
+    return RunOptions.from_namespace(build_parser().parse_args(argv))
+
+
+def test_children_get_the_runs_options_and_none_of_the_parents(tmp_path):
     from sr_harness.run.fresh_runs import child_argv
 
-    argv = ["--debug", "eval", "--model", "net.py:Net", "--model-args", '{"c": 4}', "--fused", "--suite-file", "s.toml",
+    argv = ["eval", "--models", "bicubic,rlfn_x4", "--name", ",mine", "--model", "net.py:Net", "--model-args",
+            '{"c": 4}', "--data-range", "255", "--name", "theirs", "--fused", "--suite-file", "s.toml",
             "--ntire-repo", "repo", "--team", "0,2", "--out", "r.json", "--force", "--report=r.html", "--baseline",
-            "b.json", "--ntire-runs", "3", "--data", "embedded"]
-    child = child_argv(argv, tmp_path / "c.json")
-    assert child[1:3] == ["-m", "sr_harness"]
-    assert child[3:] == ["--debug", "eval", "--model", "net.py:Net", "--model-args", '{"c": 4}', "--fused",
-                         "--suite-file", "s.toml", "--ntire-repo", "repo", "--team", "0,2", "--data", "embedded",
-                         "--out", str(tmp_path / "c.json")]
+            "b.json", "--ntire-runs", "3", "--data", "embedded", "--data", "set", "--metric", "ssim_rgb",
+            "--threads", "1", "--rounds", "7", "--for-baseline"]
+    parent = _options(argv)
+    child = child_argv(parent, tmp_path / "c.json")
+    assert child[1:4] == ["-m", "sr_harness", "eval"] and child[-2:] == ["--out", str(tmp_path / "c.json")]
+    assert not {"--force", "--report", "--baseline", "--ntire-runs", "r.json", "r.html"} & set(child)
+    assert _options(child[3:]) == parent  # every run option round-trips
+    assert parent.external == [{"source": "net.py:Net", "args": {"c": 4}, "data_range": 255.0, "label": "theirs"}]
+    assert parent.names == ["", "mine"] and parent.teams == ["0", "2"] and parent.data == ["embedded", "set"]
 
 
 def test_eval_option_names_are_exact_so_a_child_never_sees_a_parent_only_option(tmp_path, capsys):

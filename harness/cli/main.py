@@ -122,7 +122,6 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: usage errors exit 2, --help / --version exit 0
         return int(exc.code or 0)
-    args.argv = argv  # eval --ntire-runs hands the same arguments to its child processes
     return run_command(args.func, args, debug=args.debug)
 
 

@@ -26,6 +26,7 @@ from sr_harness.config.types import (  # noqa: F401  (re-exported: the configura
     RunConfig,
     Suite,
 )
+from sr_harness.config.options import RunOptions
 from sr_harness.config.sources import external_entry, run_scale, suite_file_entry, team_entries
 
 
@@ -202,15 +203,16 @@ def _overridden(protocol: ProtocolConfig, given: dict, extra_metrics: list[str] 
     return protocol
 
 
-def build_config(suite_name: str | None = None, *, models: list[str] | None = None, data: list[str] | None = None,
-                 weights_dir: str | None = None, device: str | None = None, runtime_mode: str | None = None,
-                 rounds: int | None = None, warmup: int | None = None, timing_size: int | None = None,
-                 threads: int | None = None, timing_processes: int | None = None, names: list[str] | None = None,
-                 extra_metrics: list[str] | None = None, max_pixels: int | None = None,
-                 external: list[dict] | None = None, ntire_repo: str | None = None, teams: list[str] | None = None,
-                 fused: bool = False, for_baseline: bool = False, suites_file: str | os.PathLike = SUITES_FILE) -> RunConfig:
-    """Resolve a suite (or an ad-hoc model list) and command-line overrides into a validated RunConfig."""
+def build_config(suite_name: str | None = None, **options) -> RunConfig:
+    """Resolve a suite (or an ad-hoc model list) and command-line overrides (``RunOptions``' fields) into a
+    validated RunConfig."""
+    return config_from(RunOptions(suite=suite_name, **options))
+
+
+def config_from(opts: RunOptions) -> RunConfig:
     from sr_harness.models import get_spec  # noqa: PLC0415  (keeps `harness list --suites` free of torch start-up cost)
+
+    suite_name, suites_file, teams, device = opts.suite, opts.suites_file, opts.teams, opts.device
 
     suites = load_suites(suites_file)
     if suite_name is None and Path(suites_file) != SUITES_FILE and len(suites) == 1:
@@ -219,37 +221,38 @@ def build_config(suite_name: str | None = None, *, models: list[str] | None = No
         raise ConfigError(f"unknown suite {suite_name!r}; known suites: {', '.join(sorted(suites))}")
     suite = suites[suite_name] if suite_name else Suite(name="", description="ad-hoc", models=(), weights="official")
     if suite.ntire_teams is not None:  # a zoo suite: its teams unless --team chooses
-        if ntire_repo is None:
+        if opts.ntire_repo is None:
             raise ConfigError(f"suite {suite_name!r} evaluates the teams of the organizers' repository: pass "
                               "--ntire-repo DIR (e.g. ../shared/third_party/NTIRE2024_ESR)")
         teams = teams or suite.ntire_teams.split(",")
-    external = [*(external or ()), *team_entries(ntire_repo, teams)]
-    if suite_name is None and not models and not external:
+    external = [*(opts.external or ()), *team_entries(opts.ntire_repo, teams)]
+    if suite_name is None and not opts.models and not external:
         raise ConfigError("nothing to run: pass --suite NAME, or --models a,b with --data DIR")
 
-    entries = _picked(suite, suite_name, models)
-    entries = _labelled(entries, names, [external_entry(e) for e in external or ()])
+    entries = _picked(suite, suite_name, opts.models)
+    entries = _labelled(entries, opts.names, [external_entry(e) for e in external])
     for entry in entries:  # unknown model -> UnknownModelError with suggestions, before any file check
         if entry.name != BICUBIC and not entry.variant.startswith(FILE_VARIANT) and entry.external is None:
             get_spec(entry.name)
-    resolved = _with_checkpoints(entries, suite, weights_dir)
+    resolved = _with_checkpoints(entries, suite, opts.weights_dir)
 
-    data_specs = tuple(data) if data else suite.data
+    data_specs = tuple(opts.data) if opts.data else suite.data
     if not data_specs:
         raise ConfigError(f"suite {suite_name or 'ad-hoc'!r} needs --data DIR (e.g. ../shared/datasets/Set5)")
-    protocol = _overridden(suite.protocol, dict(runtime_mode=runtime_mode, rounds=rounds, warmup=warmup,
-                                                timing_size=timing_size, threads=threads),
-                           extra_metrics, timing_processes, for_baseline)
+    protocol = _overridden(suite.protocol, dict(runtime_mode=opts.runtime_mode, rounds=opts.rounds,
+                                                warmup=opts.warmup, timing_size=opts.timing_size,
+                                                threads=opts.threads),
+                           opts.extra_metrics, opts.timing_processes, opts.for_baseline)
     device = device or "cpu"
     if device not in ("cpu", "cuda"):
         raise ConfigError(f"--device must be cpu or cuda, got {device!r}")
     check_cuda(device)
-    if max_pixels is not None and max_pixels < 1:
-        raise ConfigError(f"--max-pixels must be >= 1, got {max_pixels}")
+    if opts.max_pixels is not None and opts.max_pixels < 1:
+        raise ConfigError(f"--max-pixels must be >= 1, got {opts.max_pixels}")
     scale = run_scale(suite, [e for e in resolved if e.external is not None])
     return RunConfig(suite=suite_name, models=tuple(resolved), data=data_specs, scale=scale, device=device,
                      headline=suite.headline, description=suite.description, protocol=protocol,
-                     max_pixels=max_pixels, fused_rows=fused, timed_for_baseline=for_baseline)
+                     max_pixels=opts.max_pixels, fused_rows=opts.fused, timed_for_baseline=opts.for_baseline)
 
 
 def check_cuda(device: str) -> None:

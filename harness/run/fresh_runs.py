@@ -11,36 +11,21 @@ import tempfile
 from pathlib import Path
 
 from sr_harness import HarnessError
+from sr_harness.config.options import RunOptions
 from sr_harness.run.progress import phase
 from sr_harness.run.timing import ntire_average, speed_ratio
-
-# eval options that belong to the parent run only, with the number of values each takes; every other argument
-# is handed to the children as the user gave it (eval parses with exact option names)
-PARENT_ONLY = {"--out": 1, "--force": 0, "--report": 1, "--baseline": 1, "--ntire-runs": 1}
-
 
 class FreshRunError(HarnessError):
     """A child evaluation failed, or the runs disagree on a quality number."""
 
 
-def child_argv(argv: list[str], out: Path) -> list[str]:
-    """The child's command line: the parent's eval arguments without the parent-only options, writing ``out``."""
-    kept, skip = [], 0
-    for arg in argv:
-        if skip:
-            skip -= 1
-            continue
-        name = arg.split("=", 1)[0]
-        if name in PARENT_ONLY:
-            skip = 0 if "=" in arg else PARENT_ONLY[name]
-            continue
-        kept.append(arg)
-    return [sys.executable, "-m", "sr_harness", *kept, "--out", str(out)]
+def child_argv(options: RunOptions, out: Path) -> list[str]:
+    """The child's command line: eval with the run's own options, writing ``out``."""
+    return [sys.executable, "-m", "sr_harness", "eval", *options.to_argv(), "--out", str(out)]
 
 
-def run_fresh(argv: list[str], n: int) -> dict:
-    """Run the evaluation given by ``argv`` (eval's arguments) ``n`` times, each in a new interpreter, and merge
-    the records."""
+def run_fresh(options: RunOptions, n: int) -> dict:
+    """Run the evaluation ``options`` describe ``n`` times, each in a new interpreter, and merge the records."""
     from sr_harness.records.run import load_record  # noqa: PLC0415
 
     records = []
@@ -48,7 +33,7 @@ def run_fresh(argv: list[str], n: int) -> dict:
         for i in range(n):
             out = Path(tmp) / f"run{i + 1}.json"
             with phase(f"NTIRE run {i + 1}/{n} (fresh process)"):
-                done = subprocess.run(child_argv(argv, out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                done = subprocess.run(child_argv(options, out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                       text=True, check=False)
             if done.returncode != 0 or not out.is_file():
                 last = (done.stderr.strip().splitlines() or ["no output"])[-1]
