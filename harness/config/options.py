@@ -70,7 +70,7 @@ class RunOptions:
         "--threads", "torch CPU threads (overrides the suite's; recorded in the fingerprint)", type=thread_count))
     extra_metrics: list[str] | None = field(default=None, metadata=_opt(
         "--metric", "also compute an optional metric (ssim_rgb: the NTIRE script's --ssim, mean SSIM over R, G, "
-        "B); repeatable", action="append"))
+        "B); repeatable", action="append", metavar="NAME"))
     max_pixels: int | None = field(default=None, metadata=_opt(
         "--max-pixels", "refuse images with more pixels than this (default 36,000,000), checked before decoding",
         type=positive_int))
