@@ -15,8 +15,9 @@ from typing import Any
 
 from sr_harness import HarnessError, metrics
 from sr_harness.outputs import Destination, OutputError
+from sr_harness.records.migrate import CURRENT, MIGRATIONS, complete, migrate
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = CURRENT  # older versions are migrated on load (records.migrate)
 RECORD_KIND = "sr-harness-run"
 ROW_STATUSES = ("ok", "failed")
 
@@ -26,15 +27,12 @@ _TOP = {"kind": str, "schema_version": int, "run_id": str, "config": dict, "env"
         "created_utc": (str, _OPT), "suite": (str, _OPT), "headline": (str, _OPT), "description": (str, _OPT),
         "datasets": list, "missing": list, "speed_reference": (dict, _OPT), "phase_seconds": dict,
         "wall_seconds": (int, float), "accepted": list, "ntire_average": dict, "ntire_runs": dict}
-_TOP_OPTIONAL = {"created_utc", "suite", "headline", "description", "datasets", "missing", "speed_reference",
-                 "phase_seconds", "wall_seconds", "accepted", "ntire_average", "ntire_runs"}
+_TOP_OPTIONAL: set = set()  # version 3 writes every field (records.migrate.complete)
 _ROW = {"model": str, "arch": str, "variant": str, "dataset": str, "status": str, "error": (str, _OPT),
-        "n_images": int, "checkpoint": (dict, _OPT), "source": (dict, _OPT), "metrics": dict, "per_image": list,
+        "n_images": (int, _OPT), "checkpoint": (dict, _OPT), "source": (dict, _OPT), "metrics": dict, "per_image": list,
         "runtime": (dict, _OPT), "timing_input": (dict, _OPT), "speed": (dict, _OPT),
         "complexity": (dict, _OPT), "training": (dict, _OPT)}
-_ROW_OPTIONAL = {"variant", "status", "error", "n_images", "checkpoint", "source", "per_image", "runtime",
-                 "timing_input",
-                 "speed", "complexity", "training"}
+_ROW_OPTIONAL: set = set()
 
 
 class RecordError(HarnessError):
@@ -91,7 +89,8 @@ def validate_record(data: Any, path: str | os.PathLike = "<record>") -> dict:
         raise RecordError(f"{path}: not an sr-harness run record (no \"kind\": \"{RECORD_KIND}\")")
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise RecordError(f"{path}: record schema_version {version!r}, this harness reads {SCHEMA_VERSION}; "
+        readable = ", ".join(map(str, [*MIGRATIONS, SCHEMA_VERSION]))
+        raise RecordError(f"{path}: record schema_version {version!r}, this harness reads {readable}; "
                           "re-run `python -m sr_harness eval` to regenerate it")
     _check_fields(data, _TOP, _TOP_OPTIONAL, "record", path)
     headline = data.get("headline")
@@ -154,6 +153,8 @@ def _validate_row_values(row: dict, where: str, path) -> None:
 
 
 def record_text(record: dict, path="<record>") -> str:
+    """The file text of ``record`` with every field written out (``migrate.complete``), validated."""
+    record = complete(record)
     validate_record(_decode(_encode(record)), path)
     return json.dumps(_encode(record), indent=1, sort_keys=False, allow_nan=False) + "\n"
 
@@ -193,7 +194,9 @@ def load_record(path: str | os.PathLike) -> dict:
         where = f"line {exc.lineno}: {exc.msg}" if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
         raise RecordError(f"{path}: not a valid JSON record ({where}); re-create it with `python -m sr_harness eval`") \
             from None
-    return validate_record(_decode(data), path)
+    if not isinstance(data, dict) or data.get("kind") != RECORD_KIND:
+        return validate_record(data, path)  # refused by name
+    return validate_record(complete(migrate(_decode(data))), path)  # a hand-trimmed file gets the defaults
 
 
 # The clock a speed ratio was taken on (harness.timing chooses it); records written before it was kept timed the wall.
