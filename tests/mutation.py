@@ -128,15 +128,17 @@ def main(argv: list[str] | None = None) -> int:
             tree = ast.parse(path.read_text())
             started, survivors = time.perf_counter(), []
             candidates = sites(tree)
-            for index, what in candidates:
+            for n, (index, what) in enumerate(candidates, 1):
                 if not run_mutant(module, path, mutate(tree, index), tests, plugin_dir, args.timeout):
                     survivors.append(what)
+                print(f"  {module}: {n}/{len(candidates)} run, {len(survivors)} survived", end="\r", file=sys.stderr,
+                      flush=True)
             killed = len(candidates) - len(survivors)
             total_killed, total = total_killed + killed, total + len(candidates)
             print(f"{module}: {killed}/{len(candidates)} mutants killed ({killed / max(len(candidates), 1):.0%}) by "
-                  f"{' '.join(tests)} in {time.perf_counter() - started:.0f} s")
+                  f"{' '.join(tests)} in {time.perf_counter() - started:.0f} s", flush=True)
             for what in survivors:
-                print(f"  survived: {what}")
+                print(f"  survived: {what}", flush=True)
         print(f"total: {total_killed}/{total} killed ({total_killed / max(total, 1):.0%})")
     return 0
 
