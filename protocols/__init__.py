@@ -11,7 +11,7 @@ _LAZY = {
     "imresize": ("bicubic_downscale", "bicubic_upscale", "imresize"),
     "quality": ("image_metrics", "mean_metrics", "modcrop", "psnr_rgb", "psnr_y", "rgb_to_y", "ssim_y", "to_uint8"),
     "ranking": ("NTIRE2024_BASELINE", "ScoreBaseline", "ntire2024_score", "passes_psnr_gate", "set_averages"),
-    "runtime": ("RuntimeResult", "bootstrap_ci", "measure_interleaved", "measure_runtime", "ratio_ci"),
+    "runtime": ("RuntimeResult", "bootstrap_ci", "measure_interleaved", "ntire_pass", "ntire_result", "ratio_ci"),
 }
 _HOME = {name: module for module, names in _LAZY.items() for name in names}
 

@@ -7,11 +7,11 @@ thread in steady mode, the thread's CPU time per sample too). CPU
 timings are CPU timings and never NTIRE GPU runtime.
 
 Modes:
-- ``ntire``: the official script: no warm-up, ``cudnn.benchmark`` off, one pass over the inputs in order,
-  first (cold) image included; the statistic is the per-image mean. ``ntire_comparable`` is True only for
-  fp32 on CUDA.
-- ``steady``: ``warmup`` untimed passes, then at least ``repeats`` timed passes and at least ``min_time_s``
-  of timed forwards; the statistic is the median of all samples with a bootstrap 95% CI.
+- ``ntire``: the official script: no warm-up, ``cudnn.benchmark`` off (``ntire_pass``), one pass over the inputs in
+  order, first (cold) image included, each forward timed by ``ForwardTimer``; ``ntire_result`` takes the per-image
+  mean. ``ntire_comparable`` is True only for fp32 on CUDA.
+- ``steady`` (``measure_interleaved``): ``warmup`` untimed passes, then ``rounds`` timed passes of every model,
+  round-robin; the statistic is the median of all samples with a bootstrap 95% CI.
 Half precision (``half=True``) times an fp16 copy of the model and is never NTIRE-comparable.
 """
 
@@ -31,9 +31,7 @@ from .machine import cpu_model, environment_flags, nvidia_driver  # noqa: F401  
 from .timing_stats import bootstrap_ci, ratio_ci  # noqa: F401  (ratio_ci re-exported)
 
 __all__ = ["ForwardTimer", "RuntimeResult", "bootstrap_ci", "environment_flags", "measure_interleaved",
-           "measure_runtime", "merge_results", "ntire_result", "ratio_ci"]
-
-MODES = ("ntire", "steady")
+           "merge_results", "ntire_pass", "ntire_result", "ratio_ci"]
 
 
 @dataclass
@@ -66,44 +64,6 @@ class RuntimeResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def measure_runtime(
-    model: nn.Module,
-    inputs: Sequence[torch.Tensor],
-    *,
-    device: str,
-    mode: str,
-    warmup: int = 3,
-    repeats: int = 10,
-    min_time_s: float = 0.0,
-    half: bool = False,
-) -> RuntimeResult:
-    """Time ``model`` over ``inputs`` (already on ``device``); see the module docstring for the modes."""
-    if mode not in MODES:
-        raise ValueError(f"runtime mode {mode!r} is unknown; use one of {', '.join(MODES)}")
-    kind = _device_kind(device)
-    inputs = _prepare_inputs(inputs, half=half)
-    model = _prepare_model(model, half=half)
-    if mode == "ntire":
-        warmup, repeats, min_time_s = 0, 1, 0.0
-    with _cudnn_benchmark(False if mode == "ntire" else None):
-        flags = environment_flags(device)
-        timer = ForwardTimer(kind)
-        with torch.inference_mode():
-            for _ in range(warmup):
-                for x in inputs:
-                    model(x)
-            timer.sync()
-            samples, index = [], []
-            start = time.perf_counter()
-            passes = 0
-            while passes < repeats or (time.perf_counter() - start) < min_time_s:
-                for i, x in enumerate(inputs):
-                    samples.append(timer.timed(model, x)[1])
-                    index.append(i)
-                passes += 1
-    return _result(mode, kind, samples, index, warmup=warmup, repeats=passes, half=half, flags=flags)
 
 
 def measure_interleaved(

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from sr_harness import models
-from sr_harness.protocols.runtime import bootstrap_ci, measure_interleaved, measure_runtime, ratio_ci
+from sr_harness.protocols.runtime import (ForwardTimer, bootstrap_ci, measure_interleaved, ntire_pass, ntire_result,
+                                         ratio_ci)
 
 
 class ColdStart(nn.Module):
@@ -30,23 +31,34 @@ class ColdStart(nn.Module):
 INPUTS = [torch.zeros(1, 3, 8, 8), torch.zeros(1, 3, 8, 12), torch.zeros(1, 3, 16, 8)]
 
 
+def ntire_timed(model, inputs, device="cpu"):
+    """The runner's NTIRE timing: each input once, in order, inside ntire_pass, each forward by ForwardTimer."""
+    timer = ForwardTimer(device)
+    with ntire_pass(), torch.inference_mode():
+        samples = [timer.timed(model, x)[1] for x in inputs]
+        return ntire_result(samples, device=device, cold=True)
+
+
 @pytest.mark.bench  # asserts on wall-clock times: run by the perf env, never by the default tox
-def test_ntire_mode_times_each_input_once_including_cold_start():
+def test_ntire_timing_times_each_input_once_including_cold_start():
     model = ColdStart(cold_calls=1)
-    result = measure_runtime(model, INPUTS, device="cpu", mode="ntire", warmup=5, repeats=7)
+    result = ntire_timed(model, INPUTS)
     assert model.calls == len(INPUTS) and result.n == len(INPUTS) and result.input_index == [0, 1, 2]
     assert (result.warmup, result.repeats) == (0, 1)
     assert result.samples_ms[0] >= 25.0 > max(result.samples_ms[1:])
-    assert result.mean_ms == pytest.approx(np.mean(result.samples_ms))
-    assert result.ci_low_ms is None and result.ci_high_ms is None
-    assert result.device == "cpu" and result.unit == "ms" and not result.ntire_comparable
-    assert result.threads == torch.get_num_threads()
+
+
+def test_ntire_result_is_the_mean_over_every_image_without_a_ci():
+    result = ntire_result([5.0, 1.0, 3.0, 1.0], device="cpu", cold=True)
+    assert result.mean_ms == 2.5 and result.median_ms == 2.0 and result.ci_low_ms is None is result.ci_high_ms
+    assert result.device == "cpu" and result.unit == "ms" and not result.ntire_comparable  # a CPU time
+    assert result.threads == torch.get_num_threads() and result.mode == "ntire"
 
 
 @pytest.mark.bench  # asserts on wall-clock times: run by the perf env, never by the default tox
-def test_steady_mode_excludes_warmup_and_reports_median_with_ci():
+def test_steady_timing_excludes_warmup_and_reports_median_with_ci():
     model = ColdStart(cold_calls=len(INPUTS))
-    result = measure_runtime(model, INPUTS, device="cpu", mode="steady", warmup=1, repeats=4)
+    result = measure_interleaved({"m": model}, INPUTS, device="cpu", warmup=1, rounds=4)["m"]
     assert model.calls == len(INPUTS) * 5
     assert result.n == 12 and result.repeats == 4 and result.warmup == 1
     assert max(result.samples_ms) < 25.0  # the slow warm-up calls were not timed
@@ -56,19 +68,10 @@ def test_steady_mode_excludes_warmup_and_reports_median_with_ci():
     json.dumps(result.to_dict())  # records must serialise
 
 
-@pytest.mark.bench  # asserts on wall-clock times: run by the perf env, never by the default tox
-def test_min_time_extends_the_repeats():
-    # An instant model: two passes take microseconds, so only min_time_s can ask for more (a sleeping model
-    # would make the outcome depend on how loaded the machine is).
-    model = ColdStart(cold_calls=0)
-    result = measure_runtime(model, INPUTS[:1], device="cpu", mode="steady", warmup=0, repeats=2, min_time_s=0.05)
-    assert result.repeats > 2 and result.n == result.repeats == len(result.samples_ms)
-
-
 def test_real_model_and_recorded_flags():
     model = models.build_model("slimrlfn_x4")
     x = [torch.rand(1, 3, 16, 16) * 255]
-    result = measure_runtime(model, x, device="cpu", mode="steady", warmup=1, repeats=3)
+    result = measure_interleaved({"slim": model}, x, device="cpu", warmup=1, rounds=3)["slim"]
     assert all(s > 0 for s in result.samples_ms) and result.precision == "fp32"
     for key in ("tf32_cudnn", "tf32_matmul", "cudnn_benchmark", "gpu_name", "driver", "torch", "cuda", "cudnn", "cpu_model"):
         assert key in result.flags
@@ -77,16 +80,16 @@ def test_real_model_and_recorded_flags():
 
 def test_half_precision_is_flagged_and_leaves_the_model_alone():
     model = nn.Conv2d(3, 3, 3, padding=1)
-    result = measure_runtime(model, INPUTS[:1], device="cpu", mode="ntire", half=True)
+    result = measure_interleaved({"conv": model}, INPUTS[:1], device="cpu", warmup=0, rounds=1, half=True)["conv"]
     assert result.precision == "fp16" and not result.ntire_comparable
     assert model.weight.dtype == torch.float32
 
 
-def test_ntire_mode_turns_cudnn_benchmark_off_and_restores_it():
+def test_ntire_pass_turns_cudnn_benchmark_off_and_restores_it():
     saved = torch.backends.cudnn.benchmark
     try:
         torch.backends.cudnn.benchmark = True
-        result = measure_runtime(ColdStart(0), INPUTS, device="cpu", mode="ntire")
+        result = ntire_timed(ColdStart(0), INPUTS)
         assert result.flags["cudnn_benchmark"] is False
         assert torch.backends.cudnn.benchmark is True
     finally:
@@ -164,10 +167,10 @@ def test_bootstrap_and_ratio_ci():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="mode"):
-        measure_runtime(ColdStart(0), INPUTS, device="cpu", mode="warm")
-    with pytest.raises(ValueError):
-        measure_runtime(ColdStart(0), [], device="cpu", mode="ntire")
+    with pytest.raises(ValueError, match="rounds"):
+        measure_interleaved({"m": ColdStart(0)}, INPUTS, device="cpu", warmup=0, rounds=0)
+    with pytest.raises(ValueError, match="at least one input"):
+        measure_interleaved({"m": ColdStart(0)}, [], device="cpu", warmup=0, rounds=1)
     with pytest.raises(ValueError):
         measure_interleaved({}, INPUTS, device="cpu", warmup=0, rounds=1)
     with pytest.raises(TypeError):
@@ -178,13 +181,13 @@ def test_bad_arguments():
 def test_cuda_ntire_and_steady(cuda_device):
     model = models.build_model("rlfn_ntire_x4").to(cuda_device)
     inputs = [torch.rand(1, 3, 64, 64, device=cuda_device) * 255 for _ in range(3)]
-    ntire = measure_runtime(model, inputs, device=cuda_device, mode="ntire")
+    ntire = ntire_timed(model, inputs, device=cuda_device)
     assert ntire.device == "cuda" and ntire.ntire_comparable and ntire.n == 3
     assert ntire.flags["gpu_name"] and ntire.flags["cuda"]
-    steady = measure_runtime(model, inputs, device=cuda_device, mode="steady", warmup=2, repeats=5)
+    steady = measure_interleaved({"m": model}, inputs, device=cuda_device, warmup=2, rounds=5)["m"]
     assert steady.n == 15 and steady.ci_low_ms <= steady.median_ms <= steady.ci_high_ms
     assert not steady.ntire_comparable
-    half = measure_runtime(model, inputs, device=cuda_device, mode="steady", warmup=1, repeats=2, half=True)
+    half = measure_interleaved({"m": model}, inputs, device=cuda_device, warmup=1, rounds=2, half=True)["m"]
     assert half.precision == "fp16" and not half.ntire_comparable
 
 
