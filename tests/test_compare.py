@@ -195,3 +195,83 @@ def test_ratios_from_another_cpu_or_a_much_slower_reference_say_so():
     assert [d.status for d in speed] == ["info"] and "another machine" in speed[0].note
     slow["results"][0]["speed"]["reference_clock_ms"] = 33.0  # 1.15x: the same machine, a busier hour
     assert "+44.6% against the baseline's ratio" in speed_deltas(slow, base)[0].note
+
+
+def only(deltas, metric):
+    return [d for d in deltas if d.metric == metric]
+
+
+def test_a_metric_on_one_side_only_or_on_neither_is_named():
+    trimmed = row()
+    del trimmed["metrics"]["psnr_rgb"]
+    run_side = only(compare(record(trimmed), record(row())), "psnr_rgb")
+    assert [d.status for d in run_side] == ["missing"] and "absent from the run" in run_side[0].note
+    assert run_side[0].delta is None and run_side[0].baseline == 30.0
+    base_side = only(compare(record(row()), record(trimmed)), "psnr_rgb")
+    assert "absent from the baseline" in base_side[0].note and base_side[0].delta is None
+    neither = only(compare(record(trimmed), record(copy.deepcopy(trimmed))), "psnr_rgb")
+    assert [d.status for d in neither] == ["missing"] and "both" in neither[0].note
+    assert not only(compare(record(row()), record(row())), "ssim_rgb")  # optional, absent from both: no check
+
+
+def test_a_count_on_one_side_only_is_a_change_and_on_neither_no_check():
+    trimmed = row()
+    del trimmed["complexity"]["convs"]
+    convs = only(compare(record(trimmed), record(row())), "convs")
+    assert [(d.status, d.baseline, d.current) for d in convs] == [("changed", 10, None)]
+    assert not only(compare(record(trimmed), record(copy.deepcopy(trimmed))), "convs")
+    other = row()
+    other["n_images"] = 5
+    assert [d.status for d in only(compare(record(other), record(row())), "n_images")] == ["changed"]
+
+
+@pytest.mark.parametrize("run_ms, alike", [(15.0, True), (15.2, False), (6.6, False), (6.7, True)])
+def test_another_machine_is_a_reference_more_than_1_5x_apart(run_ms, alike):
+    base, run = row(), row(ratio=1.1, low=1.09, high=1.11)
+    base["speed"]["reference_clock_ms"], run["speed"]["reference_clock_ms"] = 10.0, run_ms
+    note = speed_deltas(record(run), record(base))[0].note
+    assert ("another machine" not in note and "+10.0% against" in note) if alike else "another machine" in note
+
+
+@pytest.mark.parametrize("field, value", [("reference", "slimrlfn_x4"), ("input_hw", [64, 64])])
+def test_ratios_against_another_reference_or_input_do_not_compare(field, value):
+    other = row(ratio=1.3, low=1.29, high=1.31)
+    other["speed"][field] = value
+    note = speed_deltas(record(other), record(row()))[0].note
+    assert note == "informational: different speed reference or timing input size"
+
+
+@pytest.mark.parametrize("median, low, gated", [(10.2, 10.1, "info"), (20.0, 9.9, "info"), (20.0, 10.0, "info"),
+                                               (20.0, 19.4, "regressed")])
+def test_the_absolute_gate_needs_a_change_over_the_threshold_that_its_interval_confirms(median, low, gated):
+    run = row(median=median)
+    run["runtime"]["ci_low_ms"] = low
+    absolute = only(compare(record(run), record(row(median=10.0)), absolute_gate=True, speed_threshold=0.05),
+                    "median_ms")
+    assert [d.status for d in absolute] == [gated]
+    assert f"{median / 10.0 - 1:+.1%} absolute (gated" in absolute[0].note
+
+
+def test_a_failed_row_fails_with_its_error():
+    broken = {**row(), "status": "failed", "error": "forward raised RuntimeError: boom", "metrics": {}}
+    deltas = compare(record(broken), record(row()))
+    assert [(d.metric, d.status, d.note) for d in deltas] == [("result", "failed", "forward raised RuntimeError: boom")]
+    silent = {**broken, "error": None}
+    assert compare(record(silent), record(row()))[0].note == "the model failed"
+
+
+def test_the_terminal_table_lists_what_moved():
+    from sr_harness.gate.compare import Delta, format_table
+
+    assert format_table(compare(record(row()), record(row()))) == "no changes beyond tolerance"
+    moved = [Delta("slim", "set", "psnr_y", 32.0, 31.98, "regressed", "tolerance 0.005"),
+             Delta("slim", "set", "flops_g", 12345.678, None, "changed", "must match exactly"),
+             Delta("slim", "set", "ssim_y", 0.9, 0.91, "improved", "tolerance 0.0005"),
+             Delta("slim", "set", "psnr_rgb", 30.0, 30.0, "ok", "")]
+    lines = format_table(moved).splitlines()
+    assert lines[0].split() == ["status", "model", "dataset", "metric", "baseline", "current", "delta", "note"]
+    assert lines[1].split()[:7] == ["REGRESSED", "slim", "set", "psnr_y", "32.0000", "31.9800", "-0.0200"]
+    assert lines[2].split()[:7] == ["CHANGED", "slim", "set", "flops_g", "1.235e+04", "-", "-"]
+    assert lines[3].split()[0] == "improved"  # moved, not failing: lower case
+    assert len(lines) == 4 and lines[1].endswith("  tolerance 0.005")
+    assert len(format_table(moved, only_moved=False).splitlines()) == 5
