@@ -3,8 +3,10 @@
 import os
 import pathlib
 
+import numpy as np
 import pytest
 import torch
+from skimage import io as skio
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = pathlib.Path(os.environ.get("SR_SHARED_DIR", ROOT.parent / "shared"))
@@ -38,3 +40,14 @@ def _seed():
 def _quiet_progress(monkeypatch):
     """Phase lines off, so tests of error output see only the error (tests/test_progress.py turns them on)."""
     monkeypatch.setenv("SR_HARNESS_PROGRESS", "0")
+
+
+@pytest.fixture()
+def hr_folder(tmp_path):
+    """Two random 64 x 80 HR images in a plain folder: a dataset for a quick eval."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    for name in ("a", "b"):
+        skio.imsave(folder / f"{name}.png", rng.integers(0, 256, (64, 80, 3), dtype=np.uint8), check_contrast=False)
+    return folder

@@ -1,8 +1,6 @@
 """CLI: bad input is one line on stderr and a non-zero exit; list, eval, report and baseline update work."""
 
-import numpy as np
 import pytest
-from skimage import io as skio
 
 from sr_harness.cli.main import main
 from sr_harness.records.run import load_record
@@ -42,16 +40,6 @@ def test_missing_weights_dir(capsys, tmp_path, monkeypatch):
     monkeypatch.delenv("SR_WEIGHTS_DIR", raising=False)
     assert main(["eval", "--suite", "official", "--data", str(tmp_path), "--out", str(tmp_path / "r.json")]) == 2
     assert "pass --weights-dir DIR or set SR_WEIGHTS_DIR" in one_line_error(capsys)
-
-
-@pytest.fixture()
-def hr_folder(tmp_path):
-    rng = np.random.default_rng(0)
-    folder = tmp_path / "hr"
-    folder.mkdir()
-    for name in ("a", "b"):
-        skio.imsave(folder / f"{name}.png", rng.integers(0, 256, (64, 80, 3), dtype=np.uint8), check_contrast=False)
-    return folder
 
 
 def test_eval_report_and_baseline_update(hr_folder, tmp_path, capsys):

@@ -3,7 +3,6 @@ record, shown in the report and judged by compare in its own direction."""
 
 import numpy as np
 import pytest
-from skimage import io as skio
 
 from sr_harness import metrics
 from sr_harness.cli.main import main
@@ -32,16 +31,6 @@ def test_judge_follows_the_metrics_direction(distance_metric):
     assert distance_metric.judge(0.10, 0.20) == "regressed" and distance_metric.judge(0.10, 0.05) == "improved"
     assert distance_metric.judge(0.10, 0.1005) == "ok"
     assert psnr.judge(float("inf"), 40.0) == "regressed" and psnr.judge(40.0, float("inf")) == "improved"
-
-
-@pytest.fixture()
-def hr_folder(tmp_path):
-    rng = np.random.default_rng(1)
-    folder = tmp_path / "hr"
-    folder.mkdir()
-    for name in ("a", "b"):
-        skio.imsave(folder / f"{name}.png", rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), check_contrast=False)
-    return folder
 
 
 def test_a_registered_lower_is_better_metric_runs_end_to_end(distance_metric, hr_folder, tmp_path):

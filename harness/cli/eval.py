@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from sr_harness import HarnessError
-from sr_harness.config.options import RunOptions
+from sr_harness.config.options import EXTERNAL_OPTIONS, RunOptions
 from sr_harness.errors import EXIT_CODES_HELP, EXIT_FAILED_ROWS, positive_int
 
 
@@ -58,20 +58,8 @@ def add_eval(sub) -> None:
     p = sub.add_parser("eval", help="models x datasets x protocols -> one record file", epilog=EXIT_CODES_HELP,
                        allow_abbrev=False)
     RunOptions.add_arguments(p)
-    p.add_argument("--name", dest="label", action=_ExternalOption, help="after --model: its row label; else "
-                   "comma-separated row labels for --models, in order (an empty item keeps the default)")
-    p.add_argument("--model", dest="source", action=_ExternalOption, metavar="FILE.py:Class",
-                   help="a network class from any source file, as it is (repeatable; the options below follow it)")
-    p.add_argument("--weights", dest="weights", action=_ExternalOption, metavar="PTH",
-                   help="after --model: its state dict, loaded strict (weights_only)")
-    p.add_argument("--state-key", dest="state_key", action=_ExternalOption, metavar="KEY",
-                   help="after --model: the nested state dict to load (params, params_ema, state_dict)")
-    p.add_argument("--data-range", dest="data_range", action=_ExternalOption, metavar="1|255",
-                   help="after --model: input range the network expects (default 1)")
-    p.add_argument("--scale", dest="scale", action=_ExternalOption, metavar="N",
-                   help="after --model: its upscaling factor (default 4)")
-    p.add_argument("--model-args", dest="args", action=_ExternalOption, metavar="JSON",
-                   help="after --model: constructor keyword arguments, e.g. '{\"feature_channels\": 52}'")
+    for dest, (flag, metavar, text) in EXTERNAL_OPTIONS.items():
+        p.add_argument(flag, dest=dest, action=_ExternalOption, metavar=metavar, help=text)
     p.add_argument("--ntire-runs", type=positive_int, default=1, metavar="N",
                    help="NTIRE mode: repeat the whole evaluation in N fresh processes, runtime = mean of the runs "
                    "(the organizers use 5)")

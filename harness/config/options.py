@@ -113,13 +113,28 @@ class RunOptions:
         return argv
 
 
-EXTERNAL_FLAGS = {"label": "--name", "weights": "--weights", "state_key": "--state-key", "data_range": "--data-range",
-                  "scale": "--scale", "args": "--model-args"}
+# The --model FILE.py:Class group: key in the model's dict -> (flag, metavar, help); the options after --model
+# belong to it. cli.eval adds them to the parser, to_argv writes them back.
+EXTERNAL_OPTIONS = {
+    "label": ("--name", None, "after --model: its row label; else comma-separated row labels for --models, in order "
+              "(an empty item keeps the default)"),
+    "source": ("--model", "FILE.py:Class", "a network class from any source file, as it is (repeatable; the options "
+               "below follow it)"),
+    "weights": ("--weights", "PTH", "after --model: its state dict, loaded strict (weights_only)"),
+    "state_key": ("--state-key", "KEY", "after --model: the nested state dict to load (params, params_ema, "
+                  "state_dict)"),
+    "data_range": ("--data-range", "1|255", "after --model: input range the network expects (default 1)"),
+    "scale": ("--scale", "N", "after --model: its upscaling factor (default 4)"),
+    "args": ("--model-args", "JSON", "after --model: constructor keyword arguments, e.g. "
+             "'{\"feature_channels\": 52}'"),
+}
 
 
 def _external_argv(model: dict) -> list[str]:
     argv = ["--model", model["source"]]
-    for key, flag in EXTERNAL_FLAGS.items():
+    for key, (flag, _, _) in EXTERNAL_OPTIONS.items():
+        if key == "source":
+            continue
         if key in model:
             value = model[key]
             text = json.dumps(value) if key == "args" else str(int(value) if key == "data_range" else value)
