@@ -19,8 +19,11 @@ TOP_DEFAULTS = {"created_utc": None, "suite": None, "headline": "psnr_y", "descr
 ROW_DEFAULTS = {"variant": "", "status": "ok", "error": None, "n_images": None, "checkpoint": None, "source": None,
                 "per_image": [], "runtime": None, "timing_input": None, "speed": None, "complexity": None,
                 "training": None}
-# Speed entries written before these were recorded were timed on the wall clock, on regular memory pages.
-SPEED_DEFAULTS = {"clock": "wall", "pages": "regular"}
+# The clock a speed ratio was taken on and the memory pages of its timing processes (run.timing chooses them);
+# speed entries written before these were recorded were timed on the wall clock, on regular pages.
+WALL_CLOCK, THREAD_CPU_CLOCK = "wall", "thread CPU time"
+HUGE_PAGES, MIXED_PAGES, REGULAR_PAGES = "huge", "mixed", "regular"
+SPEED_DEFAULTS = {"clock": WALL_CLOCK, "pages": REGULAR_PAGES}
 
 
 def complete(record: dict) -> dict:

@@ -15,7 +15,9 @@ from typing import Any
 
 from sr_harness import HarnessError, metrics
 from sr_harness.outputs import Destination, OutputError
-from sr_harness.records.migrate import CURRENT, MIGRATIONS, complete, migrate
+from sr_harness.records.migrate import (  # noqa: F401  (clock and page names re-exported)
+    CURRENT, HUGE_PAGES, MIGRATIONS, MIXED_PAGES, REGULAR_PAGES, SPEED_DEFAULTS, THREAD_CPU_CLOCK, WALL_CLOCK,
+    complete, migrate)
 
 SCHEMA_VERSION = CURRENT  # older versions are migrated on load (records.migrate)
 RECORD_KIND = "sr-harness-run"
@@ -153,8 +155,8 @@ def _validate_row_values(row: dict, where: str, path) -> None:
 
 
 def record_text(record: dict, path="<record>") -> str:
-    """The file text of ``record`` with every field written out (``migrate.complete``), validated."""
-    record = complete(record)
+    """The file text of ``record`` at the current version with every field written out, validated."""
+    record = complete(migrate(record))
     validate_record(_decode(_encode(record)), path)
     return json.dumps(_encode(record), indent=1, sort_keys=False, allow_nan=False) + "\n"
 
@@ -199,20 +201,16 @@ def load_record(path: str | os.PathLike) -> dict:
     return validate_record(complete(migrate(_decode(data))), path)  # a hand-trimmed file gets the defaults
 
 
-# The clock a speed ratio was taken on (harness.timing chooses it); records written before it was kept timed the wall.
-WALL_CLOCK, THREAD_CPU_CLOCK = "wall", "thread CPU time"
 
 
 def speed_clock(speed: dict) -> str:
-    return speed.get("clock", WALL_CLOCK)
-
-
-HUGE_PAGES, MIXED_PAGES, REGULAR_PAGES = "huge", "mixed", "regular"
+    """The clock a speed entry's ratio was taken on (an entry built in memory may not say: the migration default)."""
+    return speed.get("clock", SPEED_DEFAULTS["clock"])
 
 
 def speed_pages(speed: dict) -> str:
-    """Memory pages of the timing processes (harness.timing.page_kind); records before it timed on regular ones."""
-    return speed.get("pages", REGULAR_PAGES)
+    """Memory pages of the timing processes (run.timing.page_kind), with the migration default."""
+    return speed.get("pages", SPEED_DEFAULTS["pages"])
 
 
 def result_key(result: dict) -> tuple[str, str]:
