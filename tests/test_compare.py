@@ -275,3 +275,11 @@ def test_the_terminal_table_lists_what_moved():
     assert lines[3].split()[0] == "improved"  # moved, not failing: lower case
     assert len(lines) == 4 and lines[1].endswith("  tolerance 0.005")
     assert len(format_table(moved, only_moved=False).splitlines()) == 5
+
+
+def test_compare_against_a_baseline_without_rows_is_refused_not_ok(tmp_path, capsys):
+    base = write_record(record(), tmp_path / "empty.json")
+    run = write_record(record(row()), tmp_path / "run.json")
+    assert main(["compare", str(run), "--baseline", str(base), "--base", "none"]) == 2
+    out = capsys.readouterr()
+    assert "nothing was checked" in out.err and str(base) in out.err and "ok:" not in out.out

@@ -31,6 +31,9 @@ def cmd_compare(args) -> int:
         print("speed: not checked (--base none)")
     else:
         deltas += _speed_ab(args, run_rec, base, threshold)
+    if all(d.status == "new" for d in deltas):  # never "ok" having checked nothing
+        raise HarnessError(f"{args.baseline}: has no rows to check {args.run} against and no speed was compared, "
+                           f"so nothing was checked; make it a baseline with `python -m sr_harness baseline update --from {args.run}`")
     print(format_table(deltas, only_moved=not args.all))
     failing = [d for d in deltas if d.failing]
     if has_regression(deltas):
