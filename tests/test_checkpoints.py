@@ -1,7 +1,6 @@
 """Checkpoint loading and saving: official files, NTIRE 2022 aliases, the project format, bad input."""
 
 import pickle
-import re
 
 import pytest
 import torch
@@ -40,12 +39,14 @@ def one_line_error(call, *names) -> str:
     return message
 
 
-def to_ntire2022_keys(state):
-    out = {}
-    for key, value in state.items():
-        key = re.sub(r"^block_(\d+)\.", r"B\1.", key)
-        out[key.replace("conv_1.", "fea_conv.", 1).replace("conv_2.", "LR_conv.", 1)] = value
-    return out
+# The key names of the organizers' NTIRE 2022 RLFN file (model_zoo/team04_rlfn.pth), spelled out here so that the
+# alias test does not invert the project's own mapping; test_ntire2022_key_list_is_the_organizers_file checks them.
+NTIRE2022_RLFN_KEYS = (
+    ["fea_conv.weight", "fea_conv.bias"]
+    + [f"B{b}.{layer}.{p}" for b in range(1, 5)
+       for layer in ("c1_r", "c2_r", "c3_r", "c5", "esa.conv1", "esa.conv_f", "esa.conv2", "esa.conv3", "esa.conv4")
+       for p in ("weight", "bias")]
+    + ["LR_conv.weight", "LR_conv.bias", "upsampler.0.weight", "upsampler.0.bias"])
 
 
 def test_save_and_load_by_path_alone(tmp_path):
@@ -90,9 +91,19 @@ def test_plain_state_dict_loads_by_file_stem(tmp_path):
 
 def test_ntire2022_alias_keys_load(tmp_path):
     model = build_model("rlfn_ntire_x4")
-    torch.save(to_ntire2022_keys(model.state_dict()), tmp_path / "team04_rlfn.pth")
+    values = list(model.state_dict().values())  # the same network: the tensors come in the same order
+    assert len(values) == len(NTIRE2022_RLFN_KEYS)
+    torch.save(dict(zip(NTIRE2022_RLFN_KEYS, values)), tmp_path / "team04_rlfn.pth")
     loaded, info = load_model(tmp_path / "team04_rlfn.pth")  # stem unknown: recognised by its shapes
     assert loaded.model_name == "rlfn_ntire_x4" and info.key_style == "ntire2022" and same_output(loaded, model)
+
+
+@pytest.mark.data
+def test_ntire2022_key_list_is_the_organizers_file(shared_dir):
+    path = shared_dir / "third_party" / "NTIRE2022_ESR" / "model_zoo" / "team04_rlfn.pth"
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    assert list(torch.load(path, weights_only=True, map_location="cpu")) == NTIRE2022_RLFN_KEYS
 
 
 @pytest.mark.data
