@@ -68,12 +68,13 @@ def test_eval_report_and_baseline_update(hr_folder, tmp_path, capsys):
 def test_a_baseline_timed_as_a_regular_run_is_accepted_with_a_note():
     from sr_harness.gate.baseline import timing_note
 
-    def record(**config):
-        return {"suite": "default", "config": {"protocol": {"baseline_timing": 3}, **config}}
+    def record(factor=3, **config):
+        return {"kind": "sr-harness-run", "schema_version": 3, "run_id": "r", "env": {}, "results": [],
+                "suite": "default", "config": {"protocol": {"baseline_timing": factor}, **config}}
 
-    assert "3x longer (eval --for-baseline)" in timing_note(record(), "latest.json")
+    assert "suite 'default' times a baseline 3x longer (eval --for-baseline)" in timing_note(record(), "latest.json")
     assert timing_note(record(timed_for_baseline=True), "latest.json") is None
-    assert timing_note({"suite": None, "config": {"protocol": {"baseline_timing": 1}}}, "x.json") is None
+    assert timing_note(record(1), "x.json") is None
 
 
 def test_bad_dataset_is_one_line(capsys, tmp_path):

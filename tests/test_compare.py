@@ -7,7 +7,8 @@ import pytest
 
 from sr_harness.cli.main import main
 from sr_harness.gate.compare import compare, has_regression
-from sr_harness.records.run import SCHEMA_VERSION, write_record
+from sr_harness.records.run import SCHEMA_VERSION, RecordError, write_record
+from sr_harness.records.schema import Speed
 
 ENV = {"device": "cpu", "cpu_model": "x", "torch": "2", "threads": 1}
 
@@ -125,6 +126,11 @@ def test_cli_compare_exits_1_with_a_table_of_what_moved(tmp_path, capsys):
     assert main(["compare", str(base), "--baseline", str(base), "--base", "none"]) == 0
 
 
+def typed(entry: dict) -> Speed:
+    """A speed entry as the gate reads it (records.schema), naming a reference where the test does not."""
+    return Speed.of({"reference": "rlfn_ntire_x4", **entry})
+
+
 def test_speed_z_is_the_log_step_over_the_combined_standard_error():
     import math
 
@@ -132,9 +138,9 @@ def test_speed_z_is_the_log_step_over_the_combined_standard_error():
 
     base, cur = {"ratio": 1.0, "low": math.exp(-0.0196), "high": math.exp(0.0196)}, {"ratio": math.exp(0.05)}
     # se 0.01 from the baseline's interval, none from the run's, the run-to-run offset on both sides
-    assert speed_z(base, cur) == pytest.approx(0.05 / math.sqrt(0.01 ** 2 + 2 * RUN_OFFSET_SD ** 2))
+    assert speed_z(typed(base), typed(cur)) == pytest.approx(0.05 / math.sqrt(0.01 ** 2 + 2 * RUN_OFFSET_SD ** 2))
     cur.update(low=math.exp(0.05 - 0.0196), high=math.exp(0.05 + 0.0196))
-    assert speed_z(base, cur) == pytest.approx(0.05 / math.sqrt(2 * 0.01 ** 2 + 2 * RUN_OFFSET_SD ** 2))
+    assert speed_z(typed(base), typed(cur)) == pytest.approx(0.05 / math.sqrt(2 * 0.01 ** 2 + 2 * RUN_OFFSET_SD ** 2))
 
 
 def test_the_run_to_run_offset_is_averaged_over_the_entrys_timing_processes():
@@ -142,15 +148,15 @@ def test_the_run_to_run_offset_is_averaged_over_the_entrys_timing_processes():
 
     from sr_harness.gate.stats import RUN_OFFSET_SD, offset_sd, speed_change, speed_z
 
-    assert offset_sd({"ratio": 1.0}) == RUN_OFFSET_SD  # a record from before timing processes: one process
-    assert offset_sd({"ratio": 1.0, "processes": 4}) == pytest.approx(RUN_OFFSET_SD / 2)
+    assert offset_sd(typed({"ratio": 1.0})) == RUN_OFFSET_SD  # a record from before timing processes: one process
+    assert offset_sd(typed({"ratio": 1.0, "processes": 4})) == pytest.approx(RUN_OFFSET_SD / 2)
     base, cur = {"ratio": 1.0, "processes": 4}, {"ratio": math.exp(0.03), "processes": 9}
-    assert speed_z(base, cur) == pytest.approx(0.03 / math.hypot(RUN_OFFSET_SD / 2, RUN_OFFSET_SD / 3))
+    assert speed_z(typed(base), typed(cur)) == pytest.approx(0.03 / math.hypot(RUN_OFFSET_SD / 2, RUN_OFFSET_SD / 3))
     # the same 3 % step is significant from 6-process runs and not from single-process ones
     six = {"ratio": 1.0, "low": 0.995, "high": 1.005, "processes": 6}
-    assert speed_change(six, {**six, "ratio": 1.045, "low": 1.04, "high": 1.05})[1] > 2.326
+    assert speed_change(typed(six), typed({**six, "ratio": 1.045, "low": 1.04, "high": 1.05}))[1] > 2.326
     one = {k: v for k, v in six.items() if k != "processes"}
-    assert speed_change(one, {**one, "ratio": 1.045, "low": 1.04, "high": 1.05})[1] < 2.326
+    assert speed_change(typed(one), typed({**one, "ratio": 1.045, "low": 1.04, "high": 1.05}))[1] < 2.326
 
 
 def processes(*ratios, ratio=None):
@@ -165,20 +171,20 @@ def test_runs_in_several_processes_are_judged_by_the_spread_of_their_processes()
 
     tight_base = processes(*[0.80 * f for f in (0.995, 1.0, 1.005) * 6])  # 18 processes within 0.5 %
     tight_run = processes(*[0.84 * f for f in (0.995, 1.0, 1.005, 0.998, 1.002, 1.0)])  # +5 %
-    change, z, how = speed_change(tight_base, tight_run)
+    change, z, how = speed_change(typed(tight_base), typed(tight_run))
     assert change == pytest.approx(0.05) and how == "medians of per-process ratios" and z > 5
     # the same +5 % from processes that spread 6 % apart on this machine: within their noise, not called
     wide_base = processes(*[0.80 * f for f in (0.94, 1.0, 1.06) * 6])
     wide_run = processes(*[0.84 * f for f in (0.94, 1.0, 1.06, 0.97, 1.03, 1.0)])
-    assert speed_change(wide_base, wide_run)[1] < 2.326
+    assert speed_change(typed(wide_base), typed(wide_run))[1] < 2.326
 
 
 def test_entries_from_one_process_keep_the_fixed_offset_rule():
     from sr_harness.gate.stats import speed_change
 
     one = {"ratio": 1.0, "low": 0.99, "high": 1.01, "per_process": [1.0]}
-    assert speed_change(one, {**one, "ratio": 1.05, "per_process": [1.05]})[2] == "pooled ratios"
-    assert speed_change(processes(1.0, 1.0), {"ratio": 1.05, "low": 1.04, "high": 1.06})[2] == "pooled ratios"
+    assert speed_change(typed(one), typed({**one, "ratio": 1.05, "per_process": [1.05]}))[2] == "pooled ratios"
+    assert speed_change(typed(processes(1.0, 1.0)), typed({"ratio": 1.05, "low": 1.04, "high": 1.06}))[2] == "pooled ratios"
 
 
 def test_ratios_from_another_cpu_or_a_much_slower_reference_say_so():
@@ -201,17 +207,20 @@ def only(deltas, metric):
     return [d for d in deltas if d.metric == metric]
 
 
-def test_a_metric_on_one_side_only_or_on_neither_is_named():
+def test_a_metric_on_one_side_only_is_named_and_a_required_one_refused_at_the_door():
+    extra = row()
+    extra["metrics"]["ssim_rgb"] = 0.8  # optional: computed by one run only
+    run_side = only(compare(record(row()), record(extra)), "ssim_rgb")
+    assert [d.status for d in run_side] == ["missing"] and "absent from the run" in run_side[0].note
+    assert run_side[0].delta is None and run_side[0].baseline == 0.8
+    base_side = only(compare(record(extra), record(row())), "ssim_rgb")
+    assert "absent from the baseline" in base_side[0].note and base_side[0].delta is None
+    assert has_regression(base_side) and has_regression(run_side)
+    assert not only(compare(record(row()), record(row())), "ssim_rgb")  # optional, absent from both: no check
     trimmed = row()
     del trimmed["metrics"]["psnr_rgb"]
-    run_side = only(compare(record(trimmed), record(row())), "psnr_rgb")
-    assert [d.status for d in run_side] == ["missing"] and "absent from the run" in run_side[0].note
-    assert run_side[0].delta is None and run_side[0].baseline == 30.0
-    base_side = only(compare(record(row()), record(trimmed)), "psnr_rgb")
-    assert "absent from the baseline" in base_side[0].note and base_side[0].delta is None
-    neither = only(compare(record(trimmed), record(copy.deepcopy(trimmed))), "psnr_rgb")
-    assert [d.status for d in neither] == ["missing"] and "both" in neither[0].note
-    assert not only(compare(record(row()), record(row())), "ssim_rgb")  # optional, absent from both: no check
+    with pytest.raises(RecordError, match=r"^run: results\[0\] \(slim on set\) lacks the metric 'psnr_rgb'"):
+        compare(record(trimmed), record(row()))
 
 
 def test_a_count_on_one_side_only_is_a_change_and_on_neither_no_check():

@@ -37,7 +37,7 @@ def timed_record(models: dict, reference, inputs) -> dict:
     rows = [{"model": name, "arch": name, "variant": "random weights", "dataset": "synthetic", "n_images": N_INPUTS,
              "metrics": {"psnr_y": 30.0, "psnr_rgb": 28.0, "ssim_y": 0.9}, "runtime": runtime[name],
              "speed": speed[name]} for name in models]
-    return {"kind": "sr-harness-run", "run_id": "t", "env": {"device": "cpu"}, "results": rows}
+    return {"kind": "sr-harness-run", "schema_version": 3, "config": {}, "run_id": "t", "env": {"device": "cpu"}, "results": rows}
 
 
 @pytest.mark.bench  # real timings: a loaded machine can fail it, so it runs in `tox -e perf` only

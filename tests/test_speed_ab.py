@@ -16,6 +16,7 @@ from sr_harness.cli.main import main
 from sr_harness.errors import EXIT_NO_BASE
 from sr_harness.records.run import SCHEMA_VERSION, write_record
 from sr_harness.gate.stats import ab_change, ab_verdict
+from sr_harness.records.schema import Record
 
 
 def entry(*ratios, ms=10.0):
@@ -125,12 +126,16 @@ def baseline_record(git_state):
             "suite": "default", "config": {}, "env": {"device": "cpu", "git": git_state}, "results": []}
 
 
+def typed_baseline(git_state):
+    return Record.of(baseline_record(git_state))
+
+
 def test_the_default_base_is_the_baselines_clean_commit():
-    assert default_base(baseline_record({"commit": "a" * 40, "dirty": False}), "b.json") == "a" * 40
+    assert default_base(typed_baseline({"commit": "a" * 40, "dirty": False}), "b.json") == "a" * 40
     with pytest.raises(BaseRevisionError, match="uncommitted changes.*--for-baseline.*--base REV"):
-        default_base(baseline_record({"commit": "a" * 40, "dirty": True}), "b.json")
+        default_base(typed_baseline({"commit": "a" * 40, "dirty": True}), "b.json")
     with pytest.raises(BaseRevisionError, match="no git commit"):
-        default_base(baseline_record({}), "b.json")
+        default_base(typed_baseline({}), "b.json")
 
 
 def test_compare_exits_7_with_one_line_when_the_base_cannot_be_built(tmp_path, capsys):

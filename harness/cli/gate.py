@@ -20,12 +20,13 @@ def cmd_compare(args) -> int:
     from sr_harness.gate.compare import DEFAULT_SPEED_THRESHOLD, compare, format_table, has_regression, is_inconclusive  # noqa: PLC0415
     from sr_harness.run.env import timing_mismatch  # noqa: PLC0415
     from sr_harness.records.run import load_record  # noqa: PLC0415
+    from sr_harness.records.schema import Record  # noqa: PLC0415
 
-    run_rec, base = load_record(args.run), load_record(args.baseline)
+    run_rec, base = Record.of(load_record(args.run), args.run), Record.of(load_record(args.baseline), args.baseline)
     threshold = DEFAULT_SPEED_THRESHOLD if args.speed_threshold is None else args.speed_threshold
     deltas = compare(run_rec, base, speed_threshold=threshold, absolute_gate=args.absolute_gate)
-    mismatch = timing_mismatch(run_rec["env"], base["env"])
-    print(f"run {run_rec['run_id']} vs baseline {base['run_id']}: accuracy and complexity compared; speed against "
+    mismatch = timing_mismatch(run_rec.env, base.env)
+    print(f"run {run_rec.run_id} vs baseline {base.run_id}: accuracy and complexity compared; speed against "
           "the baseline informational" + ("" if not mismatch else f" (environment differs: {', '.join(mismatch)})"))
     if args.base == "none":
         print("speed: not checked (--base none)")
@@ -51,7 +52,7 @@ def cmd_compare(args) -> int:
     return 0
 
 
-def _speed_ab(args, run_rec: dict, baseline: dict, threshold: float) -> list:
+def _speed_ab(args, run_rec, baseline, threshold: float) -> list:
     """The A/B of the run's suite against the base revision; its record written next to the run."""
     import json  # noqa: PLC0415
     from pathlib import Path  # noqa: PLC0415
@@ -68,10 +69,10 @@ def _speed_ab(args, run_rec: dict, baseline: dict, threshold: float) -> list:
     print(f"speed: A/B of the working tree against base revision {rev[:12] if args.base is None else rev}, "
           f"{args.ab_processes} fresh processes, {args.ab_rounds} rounds, threshold {threshold:.0%}", flush=True)
     started = time.perf_counter()
-    deltas, record = speed_ab(run_rec.get("suite"), rev, threshold=threshold, rounds=args.ab_rounds,
+    deltas, record = speed_ab(run_rec.suite, rev, threshold=threshold, rounds=args.ab_rounds,
                               processes=args.ab_processes,
                               progress=lambda i, n: print(f"  timing process {i}/{n}", file=sys.stderr, flush=True))
-    record["run_id"] = run_rec["run_id"]  # the report shows an A/B only beside the run it was judged with
+    record["run_id"] = run_rec.run_id  # the report shows an A/B only beside the run it was judged with
     dest.write_text(json.dumps(record, indent=1, separators=(",", ":")) + "\n")
     print(f"speed: A/B record {dest.path} ({time.perf_counter() - started:.0f} s"
           + (", flagged models re-timed)" if any(m["again"] for m in record["models"].values()) else ")"))

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from sr_harness import HarnessError
 from sr_harness.gate.compare import compare, format_table
-from sr_harness.records.run import load_record, record_destination, result_key, write_record
+from sr_harness.records.run import load_record, record_destination, write_record
+from sr_harness.records.schema import Record
 
 
 class BaselineError(HarnessError):
@@ -33,10 +34,10 @@ def _same(what: str, new, old, source, target) -> None:
 def timing_note(record: dict, source) -> str | None:
     """A baseline timed like any run, where its suite times baselines longer (protocol.baseline_timing): accepted,
     but the gate's measured detection (results/calibration.json) assumes the longer timing."""
-    config = record.get("config") or {}
-    factor = (config.get("protocol") or {}).get("baseline_timing", 1)
-    if factor > 1 and not config.get("timed_for_baseline"):
-        return (f"note: {source} was timed as a regular run; suite {record.get('suite')!r} times a baseline {factor}x "
+    typed = Record.of(record, str(source))
+    factor = typed.protocol.get("baseline_timing", 1)
+    if factor > 1 and not typed.config.get("timed_for_baseline"):
+        return (f"note: {source} was timed as a regular run; suite {typed.suite!r} times a baseline {factor}x "
                 f"longer (eval --for-baseline), which finds small slowdowns more often (README: measured error rates)")
     return None
 
@@ -45,25 +46,25 @@ def update_baseline(source: str | Path, target: str | Path, *, allow_new_rows: b
                     accept: str | None = None) -> tuple[dict, str]:
     """Validate ``source`` against ``target`` and write it there; returns (record, table of what moved)."""
     new = load_record(source)
-    failed = [f"{r['model']} on {r['dataset']}" for r in new["results"] if r.get("status", "ok") != "ok"]
+    typed = Record.of(new, str(source))
+    failed = [f"{r.model} on {r.dataset}" for r in typed.rows if not r.ok]
     if failed:
         raise BaselineError(f"{source}: row(s) {', '.join(failed)} failed; a failed run cannot be a baseline")
-    if not new["results"]:
+    if not typed.rows:
         raise BaselineError(f"{source}: has no result rows; run the suite first")
     if accept is not None and not accept.strip():
         raise BaselineError("--accept needs a reason, e.g. --accept 'retrained on the 291 images'")
     dest = record_destination(target, force=True, flag="--to")
     table = ""
     if Path(target).exists():
-        base = load_record(target)
-        _same("suite", new.get("suite"), base.get("suite"), source, target)
-        _same("datasets", sorted(d["name"] for d in new.get("datasets", [])),
-              sorted(d["name"] for d in base.get("datasets", [])), source, target)
-        added = sorted({result_key(r) for r in new["results"]} - {result_key(r) for r in base["results"]})
+        base = Record.of(load_record(target), str(target))
+        _same("suite", typed.suite, base.suite, source, target)
+        _same("datasets", sorted(typed.datasets), sorted(base.datasets), source, target)
+        added = sorted(typed.by_key().keys() - base.by_key().keys())
         if added and not allow_new_rows:
             raise BaselineError(f"{source}: row(s) {', '.join(f'{m} on {d}' for m, d in added)} are not in the "
                                 f"baseline {target}; pass --allow-new-rows to add them")
-        deltas = compare(new, base)
+        deltas = compare(typed, base)
         table = format_table(deltas, only_moved=True)
         failing = [f"{d.model}/{d.dataset} {d.metric} {d.status}" for d in deltas if d.failing]
         if failing and accept is None:

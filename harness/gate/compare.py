@@ -10,11 +10,12 @@ timed on this machine in the same job; a speed entry present on one side only st
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sr_harness import metrics
 from sr_harness.run.env import timing_mismatch
-from sr_harness.records.run import result_key, speed_clock, speed_pages
+from sr_harness.records.schema import Record, Row, Speed
 from sr_harness.gate.stats import DEFAULT_SPEED_THRESHOLD, speed_change
 
 # Same machine, the reference's own thread CPU time stayed within ~1.2x between runs, quiet or loaded; two hosts
@@ -46,16 +47,13 @@ class Delta:
         return self.status in FAILING
 
 
-def _accuracy(key, cur: dict, base: dict) -> list[Delta]:
+def _accuracy(cur: Row, base: Row) -> list[Delta]:
     """Every gated quality metric present on either side, judged in its own direction; a metric present on one side
     only is failing."""
-    out = []
+    key, out = base.key, []
     for metric in (m for m in metrics.of_kind("quality") if m.tolerance is not None):
-        b, c = base["metrics"].get(metric.name), cur["metrics"].get(metric.name)
-        if b is None and c is None:
-            if metric.optional:
-                continue
-            out.append(Delta(*key, metric.name, None, None, "missing", "absent from both run and baseline"))
+        b, c = base.metrics.get(metric.name), cur.metrics.get(metric.name)
+        if b is None and c is None:  # an optional metric neither computed (a required one is refused by Record.of)
             continue
         if b is None or c is None:
             out.append(Delta(*key, metric.name, b, c, "missing",
@@ -64,9 +62,9 @@ def _accuracy(key, cur: dict, base: dict) -> list[Delta]:
         direction = "higher" if metric.higher_is_better else "lower"
         out.append(Delta(*key, metric.name, b, c, metric.judge(b, c),
                          f"tolerance {metric.tolerance:g}, {direction} is better"))
-    if cur.get("n_images") != base.get("n_images"):
-        out.append(Delta(*key, "n_images", base.get("n_images"), cur.get("n_images"), "changed", "must match exactly"))
-    bc, cc = base.get("complexity") or {}, cur.get("complexity") or {}
+    if cur.n_images != base.n_images:
+        out.append(Delta(*key, "n_images", base.n_images, cur.n_images, "changed", "must match exactly"))
+    bc, cc = base.complexity, cur.complexity
     for name in metrics.complexity_names():
         if name in bc or name in cc:
             same = bc.get(name) == cc.get(name)
@@ -74,7 +72,7 @@ def _accuracy(key, cur: dict, base: dict) -> list[Delta]:
     return out
 
 
-def other_cpu(run_env: dict, base_env: dict) -> str | None:
+def other_cpu(run_env: Mapping, base_env: Mapping) -> str | None:
     """Why two records' speed ratios cannot be compared: timed on other CPU designs (None: same, or unknown)."""
     a, b = run_env.get("cpu_identity"), base_env.get("cpu_identity")
     if not a or not b or a == b:
@@ -82,78 +80,76 @@ def other_cpu(run_env: dict, base_env: dict) -> str | None:
     return f"timed on another CPU ({', '.join(k for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k))} differ)"
 
 
-def other_speed(bs: dict, cs: dict) -> str | None:
+def other_speed(bs: Speed, cs: Speed) -> str | None:
     """Why two speed entries come from unlike machines though their CPUs read alike: the reference's own time on the
     ratio's clock moved by more than OTHER_MACHINE_FACTOR (None when alike, or an entry does not say)."""
-    b, c = bs.get("reference_clock_ms"), cs.get("reference_clock_ms")
+    b, c = bs.reference_clock_ms, cs.reference_clock_ms
     if not b or not c or max(c / b, b / c) <= OTHER_MACHINE_FACTOR:
         return None
-    return f"{cs['reference']} itself took {c:.1f} ms against {b:.1f} ms in the baseline: another machine"
+    return f"{cs.reference} itself took {c:.1f} ms against {b:.1f} ms in the baseline: another machine"
 
 
-def _speed(key, cur: dict, base: dict) -> list[Delta]:
-    bs, cs = base.get("speed"), cur.get("speed")
+def _speed(cur: Row, base: Row) -> list[Delta]:
+    bs, cs = base.speed, cur.speed
     if not bs and not cs:
         return []
     if not bs or not cs:  # a speed check that silently vanished would pass every slowdown
         side = "run" if not cs else "baseline"
-        return [Delta(*key, "time_ratio", (bs or {}).get("ratio"), (cs or {}).get("ratio"), "missing",
+        return [Delta(*base.key, "time_ratio", bs and bs.ratio, cs and cs.ratio, "missing",
                       f"speed entry absent from the {side}; time both, or update the baseline")]
-    return [Delta(*key, "time_ratio", bs["ratio"], cs["ratio"], "info", f"informational: {_ratio_note(bs, cs)}")]
+    return [Delta(*base.key, "time_ratio", bs.ratio, cs.ratio, "info", f"informational: {_ratio_note(bs, cs)}")]
 
 
-def _ratio_note(bs: dict, cs: dict) -> str:
+def _ratio_note(bs: Speed, cs: Speed) -> str:
     """How the run's time ratio to the reference moved against the baseline's, or why the two do not compare."""
-    if bs["reference"] != cs["reference"] or bs.get("input_hw") != cs.get("input_hw"):
+    if bs.reference != cs.reference or bs.input_hw != cs.input_hw:
         return "different speed reference or timing input size"
-    if speed_clock(bs) != speed_clock(cs):
-        return f"ratio taken on the {speed_clock(bs)} clock in the baseline and the {speed_clock(cs)} clock in the run"
-    if speed_pages(bs) != speed_pages(cs):
-        return f"timed on {speed_pages(bs)} memory pages in the baseline and on {speed_pages(cs)} pages in the run"
+    if bs.clock != cs.clock:
+        return f"ratio taken on the {bs.clock} clock in the baseline and the {cs.clock} clock in the run"
+    if bs.pages != cs.pages:
+        return f"timed on {bs.pages} memory pages in the baseline and on {cs.pages} pages in the run"
     unlike = other_speed(bs, cs)
     if unlike:
         return f"{unlike}; ratios between models differ between machines"
     change, z, how = speed_change(bs, cs)
-    return f"{change:+.1%} against the baseline's ratio ({how}, z {z:+.1f}); time / {cs['reference']} time, same run"
+    return f"{change:+.1%} against the baseline's ratio ({how}, z {z:+.1f}); time / {cs.reference} time, same run"
 
 
-def _absolute(key, cur: dict, base: dict, threshold: float, gate: bool) -> list[Delta]:
-    br, cr = base.get("runtime"), cur.get("runtime")
-    if not br or not cr or br.get("mode") != cr.get("mode") or br.get("median_ms") is None:
+def _absolute(cur: Row, base: Row, threshold: float, gate: bool) -> list[Delta]:
+    br, cr = base.runtime, cur.runtime
+    if not br or not cr or br.mode != cr.mode or br.median_ms is None or cr.median_ms is None:
         return []
-    change = cr["median_ms"] / br["median_ms"] - 1.0
-    low = cr.get("ci_low_ms")
-    significant = low is not None and br["median_ms"] < low
-    status = "info"
-    if change > threshold and significant:
-        status = "regressed" if gate else "info"
-    return [Delta(*key, "median_ms", br["median_ms"], cr["median_ms"], status,
+    change = cr.median_ms / br.median_ms - 1.0
+    significant = cr.ci_low_ms is not None and br.median_ms < cr.ci_low_ms
+    status = "regressed" if gate and change > threshold and significant else "info"
+    return [Delta(*base.key, "median_ms", br.median_ms, cr.median_ms, status,
                   f"{change:+.1%} absolute ({'gated' if gate else 'informational'}; fingerprints match)")]
 
 
-def compare(run: dict, baseline: dict, *, speed_threshold: float = DEFAULT_SPEED_THRESHOLD,
+def compare(run: Record | dict, baseline: Record | dict, *, speed_threshold: float = DEFAULT_SPEED_THRESHOLD,
             absolute_gate: bool = False) -> list[Delta]:
-    """Every (model, dataset, metric) of the baseline checked against the run, plus rows new in the run."""
-    cur = {result_key(r): r for r in run["results"]}
-    cpu = other_cpu(run["env"], baseline["env"])
-    base = {result_key(r): r for r in baseline["results"]}
-    same_env = not timing_mismatch(run["env"], baseline["env"])
+    """Every (model, dataset, metric) of the baseline checked against the run, plus rows new in the run. Records
+    given as dicts are validated first (records.schema.Record.of)."""
+    run, baseline = Record.of(run, "run"), Record.of(baseline, "baseline")
+    cur, base = run.by_key(), baseline.by_key()
+    cpu = other_cpu(run.env, baseline.env)
+    same_env = not timing_mismatch(run.env, baseline.env)
     deltas = []
     for key, b in base.items():
         c = cur.get(key)
         if c is None:
             deltas.append(Delta(*key, "result", None, None, "missing", "in the baseline but not in this run"))
             continue
-        if c.get("status", "ok") != "ok":
-            deltas.append(Delta(*key, "result", None, None, "failed", c.get("error") or "the model failed"))
+        if not c.ok:
+            deltas.append(Delta(*key, "result", None, None, "failed", c.error or "the model failed"))
             continue
-        deltas += _accuracy(key, c, b)
-        speed = _speed(key, c, b)
+        deltas += _accuracy(c, b)
+        speed = _speed(c, b)
         if cpu:  # ratios between models differ between CPU designs
             speed = [d if d.failing else dataclasses.replace(d, note=f"informational: {cpu}") for d in speed]
         deltas += speed
         if same_env:
-            deltas += _absolute(key, c, b, speed_threshold, absolute_gate)
+            deltas += _absolute(c, b, speed_threshold, absolute_gate)
     for key in cur.keys() - base.keys():
         deltas.append(Delta(*key, "result", None, None, "new", "not in the baseline (update it to track this row)"))
     return deltas

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from sr_harness import HarnessError, project_root
 from sr_harness.records.speed_ab import RECORD_KIND
+from sr_harness.records.schema import Record
 from sr_harness.gate.ab_timing import BASE, HEAD, Side, pooled, time_ab
 from sr_harness.gate.base_tree import SUITES_PATHS, BaseRevisionError, resolve, unpack
 from sr_harness.gate.compare import INCONCLUSIVE, Delta
@@ -25,9 +26,9 @@ from sr_harness.gate.stats import DEFAULT_AB_PROCESSES, DEFAULT_AB_ROUNDS, ab_ch
 METRIC = "time_ab"
 
 
-def default_base(baseline: dict, where: str) -> str:
+def default_base(baseline: Record, where: str) -> str:
     """The commit whose speed was last accepted: the one the baseline was measured at, from a clean tree."""
-    git = (baseline.get("env") or {}).get("git") or {}
+    git = baseline.env.get("git") or {}
     if not git.get("commit"):
         raise BaseRevisionError(f"{where}: records no git commit to time against; pass --base REV")
     if git.get("dirty"):

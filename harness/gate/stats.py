@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 import statistics
 
+from sr_harness.records.schema import Speed
+
 # Smallest slowdown that may fail; its error rates are measured by `calibrate` (results/calibration.json).
 DEFAULT_SPEED_THRESHOLD = 0.03
 # The A/B against the base revision: rounds split over fresh processes, both sides timed in each.
@@ -24,32 +26,32 @@ MEDIAN_SE_FACTOR = 1.2533  # standard error of a median / that of a mean (normal
 MIN_PROCESS_SD = 0.005
 
 
-def log_se(speed: dict) -> float:
+def log_se(speed: Speed) -> float:
     """Standard error of ln(ratio), read off the entry's 95% interval (zero when it has none)."""
-    low, high = speed.get("low", speed["ratio"]), speed.get("high", speed["ratio"])
+    low, high = speed.low or speed.ratio, speed.high or speed.ratio
     return (math.log(high) - math.log(low)) / 3.92
 
 
-def offset_sd(speed: dict) -> float:
+def offset_sd(speed: Speed) -> float:
     """The run-to-run offset left in an entry's ratio: RUN_OFFSET_SD per fresh process it was timed in, averaged
     over its processes (records before timing processes: one)."""
-    return RUN_OFFSET_SD / math.sqrt(speed.get("processes", 1))
+    return RUN_OFFSET_SD / math.sqrt(speed.processes)
 
 
-def speed_z(base: dict, cur: dict) -> float:
+def speed_z(base: Speed, cur: Speed) -> float:
     """The change of ln(ratio) in units of its standard error: both sides' intervals and run-to-run offsets."""
     se = math.hypot(log_se(base), log_se(cur), offset_sd(base), offset_sd(cur))
-    step = math.log(cur["ratio"] / base["ratio"])
+    step = math.log(cur.ratio / base.ratio)
     return step / se if se > 0 else math.copysign(math.inf, step) if step else 0.0
 
 
-def process_ln_ratios(speed: dict) -> list[float] | None:
+def process_ln_ratios(speed: Speed) -> list[float] | None:
     """ln of each fresh process's ratio (``per_process``), or None for an entry timed in one process."""
-    ratios = speed.get("per_process")
+    ratios = speed.per_process
     return [math.log(r) for r in ratios] if ratios and len(ratios) > 1 else None
 
 
-def process_step(base: dict, cur: dict) -> tuple[float, float]:
+def process_step(base: Speed, cur: Speed) -> tuple[float, float]:
     """(step, z) between two entries timed in several fresh processes each. The step is the difference of the
     medians of their processes' ln ratios; its standard error comes from the processes' own spread (1.4826 x the
     median absolute deviation from each side's median, both sides pooled, at least MIN_PROCESS_SD), x 1.2533 for
@@ -66,13 +68,13 @@ def process_step(base: dict, cur: dict) -> tuple[float, float]:
     return step, step / (MEDIAN_SE_FACTOR * sigma * math.sqrt(1 / len(b) + 1 / len(c)))
 
 
-def speed_change(base: dict, cur: dict) -> tuple[float, float, str]:
+def speed_change(base: Speed, cur: Speed) -> tuple[float, float, str]:
     """(relative change, z, how it was judged) of ``cur`` against ``base``: by their processes when both were timed
     in several, else by the pooled ratios' intervals and the fixed run-to-run offset (``speed_z``)."""
     if process_ln_ratios(base) and process_ln_ratios(cur):
         step, z = process_step(base, cur)
         return math.exp(step) - 1.0, z, "medians of per-process ratios"
-    return cur["ratio"] / base["ratio"] - 1.0, speed_z(base, cur), "pooled ratios"
+    return cur.ratio / base.ratio - 1.0, speed_z(base, cur), "pooled ratios"
 
 
 def ab_change(entry: dict) -> tuple[float, float]:

@@ -154,6 +154,11 @@ def _validate_row_values(row: dict, where: str, path) -> None:
         raise RecordError(f"{path}: {where} checkpoint lacks its path or sha256; re-run `python -m sr_harness eval`")
 
 
+def checked(record: dict, path="<record>") -> dict:
+    """``record`` (in memory or as read) at the current version, every field present, validated."""
+    return validate_record(_decode(_encode(complete(migrate(record)))), path)
+
+
 def record_text(record: dict, path="<record>") -> str:
     """The file text of ``record`` at the current version with every field written out, validated."""
     record = complete(migrate(record))
@@ -199,18 +204,6 @@ def load_record(path: str | os.PathLike) -> dict:
     if not isinstance(data, dict) or data.get("kind") != RECORD_KIND:
         return validate_record(data, path)  # refused by name
     return validate_record(complete(migrate(_decode(data))), path)  # a hand-trimmed file gets the defaults
-
-
-
-
-def speed_clock(speed: dict) -> str:
-    """The clock a speed entry's ratio was taken on (an entry built in memory may not say: the migration default)."""
-    return speed.get("clock", SPEED_DEFAULTS["clock"])
-
-
-def speed_pages(speed: dict) -> str:
-    """Memory pages of the timing processes (run.timing.page_kind), with the migration default."""
-    return speed.get("pages", SPEED_DEFAULTS["pages"])
 
 
 def result_key(result: dict) -> tuple[str, str]:
