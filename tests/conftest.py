@@ -20,6 +20,18 @@ def shared_dir() -> pathlib.Path:
 
 
 @pytest.fixture(scope="session")
+def shared_file(shared_dir):
+    """A path inside ../shared; the test skips where this copy lacks it (the workflow fetches only the files that
+    have public sources, .ci/fidelity_sources.toml)."""
+    def find(*parts: str) -> pathlib.Path:
+        path = shared_dir.joinpath(*parts)
+        if not path.exists():
+            pytest.skip(f"{path} not in this reference folder")
+        return path
+    return find
+
+
+@pytest.fixture(scope="session")
 def weights_dir(shared_dir) -> pathlib.Path:
     return shared_dir / "reference" / "weights"
 

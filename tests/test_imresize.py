@@ -92,9 +92,9 @@ def _read_csv(path):
 
 
 @pytest.mark.data
-def test_set5_bicubic_x4_matches_matlab_psnr(shared_dir):
-    root = shared_dir / "datasets" / "Set5"
-    reference = _read_csv(root / "reference_matlab_bicubic_x4_psnr.csv")
+def test_set5_bicubic_x4_matches_matlab_psnr(shared_file):
+    reference = _read_csv(shared_file("datasets", "Set5", "reference_matlab_bicubic_x4_psnr.csv"))
+    root = shared_file("datasets", "Set5")
     rounded, floating = [], []
     for name in SET5:
         hr, lr = iio.imread(root / "HR" / f"{name}.png"), iio.imread(root / "LR_bicubic_X4" / f"{name}.png")

@@ -86,8 +86,8 @@ def test_check_input_accepts_the_smallest_size():
 
 @pytest.mark.data
 @pytest.mark.parametrize("name", OFFICIAL)
-def test_official_checkpoint_reproduces_golden_output(name, weights_dir, shared_dir):
-    golden = np.load(shared_dir / "reference" / "golden_io_official_cpu_fp32.npz")
+def test_official_checkpoint_reproduces_golden_output(name, weights_dir, shared_file):
+    golden = np.load(shared_file("reference", "golden_io_official_cpu_fp32.npz"))
     model = build_model(name).eval()
     info = load_state(model, weights_dir / f"{name}.pth", strict=True)
     assert info.strict and info.n_tensors == len(model.state_dict())

@@ -35,8 +35,8 @@ def test_set_averages_rejects_mismatched_lengths():
 
 
 @pytest.mark.data
-def test_official_rlfn_averages_are_reproduced(shared_dir):
-    data = json.loads((shared_dir / "reference" / "ntire2024_rlfn_baseline_per_image.json").read_text())
+def test_official_rlfn_averages_are_reproduced(shared_file):
+    data = json.loads(shared_file("reference", "ntire2024_rlfn_baseline_per_image.json").read_text())
     valid = set_averages([r["psnr"] for r in data["valid"]], [r["runtime_ms"] for r in data["valid"]])
     test = set_averages([r["psnr"] for r in data["test"]], [r["runtime_ms"] for r in data["test"]])
     assert valid["ave_psnr"] == 26.955138542968204  # bit-identical to the official results.json

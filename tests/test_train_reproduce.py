@@ -17,7 +17,9 @@ SHIPPED = ROOT / "results" / "checkpoints"
 
 @pytest.mark.data
 @pytest.mark.slow
-def test_first_100_steps_of_the_shipped_run_are_reproduced(shared_dir, tmp_path):
+def test_first_100_steps_of_the_shipped_run_are_reproduced(shared_dir, shared_file, tmp_path):
+    for folder in ("T91", "BSD200", "BSDS500_test200"):  # the recipe's training and validation photographs
+        shared_file("datasets", "train", folder)
     record_path = SHIPPED / "rlfn_ntire_x4.train.json"
     log_path = SHIPPED / "rlfn_ntire_x4.log.jsonl"
     record = json.loads(record_path.read_text())
