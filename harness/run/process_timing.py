@@ -1,19 +1,17 @@
 """Steady timing split over fresh processes.
 
 Between fresh processes an unchanged model's time ratio to the reference moves by an offset specific to the
-process and the module (calibrate: 1.2-3.3 % standard deviation per process), which no number of rounds inside one
-process averages away. Timing ``rounds`` as k fresh processes of rounds / k each costs k process start-ups and
-divides that offset's variance by k. Each process is a new interpreter (``spawn``), builds its models with
-``build(*build_args)`` (a module-level function, so it pickles) and times them interleaved; the results are merged
-with samples in process order, so samples of two models stay paired.
+process, which no number of rounds inside one process averages away. Timing ``rounds`` as k fresh processes of
+rounds / k each costs k process start-ups and divides that offset's variance by k. Each process is a new
+interpreter (``spawn``), builds its models with ``build(*build_args)`` (a module-level function, so it pickles)
+and times them interleaved; the results are merged with samples in process order, so samples of two models stay
+paired.
 
-Where that offset comes from: 4 KiB pages. Each process gets its memory in other physical pages, and the model's
-weights and activations land on other cache sets and TLB entries; an unchanged model's ratio sat at one of a few
-levels per process (-17 % or -31 % in ln ratio here, 5.4-7.8 % standard deviation over 10-12 processes). With
-malloc on transparent huge pages (glibc's ``glibc.malloc.hugetlb=1`` tunable, set for the timing processes only;
-~96 MiB of each in huge pages) the same 10 processes spread 1.7 % and every model ran faster (the reference
-31.6 vs 39.1 ms). Each process reports how much of it the kernel did put in huge pages (``huge_pages_mib``): the
-tunable is a request, ignored off glibc >= 2.35 or where the kernel's THP setting is ``never``.
+The offset comes mostly from 4 KiB pages placing weights and activations on other cache sets and TLB entries in
+each process, so the timing processes ask glibc for malloc on transparent huge pages (``glibc.malloc.hugetlb=1``,
+set for them only). Each process reports how much of it the kernel did put in huge pages (``huge_pages_mib``):
+the tunable is a request, ignored before glibc 2.35 or where the kernel's THP setting is ``never``. The measured
+spreads with and without huge pages are in results/speed_gate.md.
 """
 
 from __future__ import annotations

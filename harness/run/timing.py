@@ -113,15 +113,14 @@ def per_process_ratios(samples_ms, reference_ms, rounds: int, processes: int) ->
 def page_kind(huge_mib_per_process: list) -> str:
     """How the timing processes' memory was paged: huge where every process had memory in huge pages, regular
     where none had (or the OS did not say), mixed otherwise. Ratios on different kinds differ by far more than
-    noise (slimrlfn_x4 / rlfn_ntire_x4: 0.82 on huge pages, 0.71-0.77 on regular ones, means of 10-12 processes)."""
+    noise (results/speed_gate.md)."""
     huge = [bool(m) for m in huge_mib_per_process]
     return HUGE_PAGES if huge and all(huge) else MIXED_PAGES if any(huge) else REGULAR_PAGES
 
 
 def ratio_clock(results) -> str:
-    """The clock speed ratios are taken on. On CPU with one thread, the forwards' thread CPU time: with 2 busy
-    processes beside it a wall-clock paired ratio spread 6x wider (interquartile 0.70 vs 0.12 in ln, 40 pairs) as
-    the scheduler handed the core away mid-forward; quiet the two clocks agree to 0.1 %."""
+    """The clock speed ratios are taken on. On CPU with one thread, the forwards' thread CPU time, which the
+    scheduler handing the core away mid-forward does not inflate as it does the wall clock (results/speed_gate.md)."""
     return THREAD_CPU_CLOCK if all(r.cpu_samples_ms for r in results) else WALL_CLOCK
 
 
