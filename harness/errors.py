@@ -41,13 +41,19 @@ def positive_int(text: str) -> int:
     return value
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on: the most torch threads a run may ask for (far more crashed its pool)."""
+    import os  # noqa: PLC0415
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def thread_count(text: str) -> int:
     """argparse type for --threads: 1 up to the CPUs this process may run on (far more crashed torch's pool)."""
     import argparse  # noqa: PLC0415
-    import os  # noqa: PLC0415
 
     value = positive_int(text)
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    available = available_cpus()
     if value > available:
         raise argparse.ArgumentTypeError(f"must be at most {available} (the CPUs this machine gives the process), "
                                          f"got {value}")

@@ -26,8 +26,15 @@ def test_default_suite_resolves_without_any_checkpoint():
     ('[s]\ndata = ["embedded"]\n[[s.models]]\nname = "rlfn_x4"\ncheckpiont = "x.pth"\n', "models[0]: unknown key"),
     ('[s]\ndata = ["embedded"]\nprotocol = { rounds = 3, repeat = 2 }\n', "protocol: unknown key(s) 'repeat'"),
     ('[s]\ndata = ["embedded"]\nprotocol = { runtime_mode = "warm" }\n', "runtime_mode must be"),
-    ('[s]\ndata = ["embedded"]\nprotocol = { rounds = 3, timing_processes = 4 }\n', "from 1 to rounds (3), got 4"),
-    ('[s]\ndata = ["embedded"]\nprotocol = { baseline_timing = 0 }\n', "baseline_timing must be a whole number >= 1"),
+    ('[s]\ndata = ["embedded"]\nprotocol = { rounds = 3, timing_processes = 4 }\n', "timing_processes must be a whole number from 1 to 3 (rounds: each process times at least one), got 4"),
+    ('[s]\ndata = ["embedded"]\nprotocol = { baseline_timing = 0 }\n', "baseline_timing must be a whole number from 1 to 100, got 0"),
+    ('[s]\ndata = ["embedded"]\nprotocol = { rounds = 2.5 }\n', "[s].protocol: rounds must be a whole number from 1 to 100000, got 2.5"),
+    ('[s]\ndata = ["embedded"]\nprotocol = { warmup = 0.5 }\n', "warmup must be a whole number from 0 to 1000, got 0.5"),
+    ('[s]\ndata = ["embedded"]\nprotocol = { complexity_hw = [1] }\n', "complexity_hw must be two whole numbers from 15 to 4096 (LR height, width), got [1]"),
+    ('[s]\ndata = ["embedded"]\nprotocol = { crop = -3 }\n', "crop must be a whole number from 0 to 64, got -3"),
+    ('[s]\ndata = ["embedded"]\nprotocol = { timing_size = 100000000 }\n', "timing_size must be a whole number from 15"),
+    ('[s]\ndata = ["embedded"]\nprotocol = { threads = 100000 }\n', "threads must be a whole number from 1 to"),
+    ('[s]\ndata = ["embedded"]\nprotocol = { half = 1 }\n', "half must be true or false, got 1"),
 ])
 def test_unknown_keys_and_bad_values_are_errors(tmp_path, text, where):
     path = tmp_path / "suites.toml"
@@ -43,7 +50,7 @@ def test_fewer_rounds_than_the_suites_timing_processes_time_one_round_per_proces
     assert build_config("default", rounds=4).protocol.timing_processes == 4
     assert build_config("default", rounds=30).protocol.timing_processes == 6
     assert build_config("default", rounds=4, timing_processes=2).protocol.timing_processes == 2
-    with pytest.raises(ConfigError, match="from 1 to rounds"):
+    with pytest.raises(ConfigError, match=r"timing_processes must be a whole number from 1 to 4 \(rounds: .*got 5"):
         build_config("default", rounds=4, timing_processes=5)
 
 

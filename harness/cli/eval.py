@@ -31,14 +31,32 @@ class _ExternalOption(argparse.Action):
         namespace.external = models
 
 
+MAX_MODEL_ARGS_CHARS = 65536
+MAX_MODEL_ARGS_DEPTH = 16  # constructor arguments are flat or a list of widths; deeper nesting is not arguments
+
+
+def _depth(value, level: int = 1) -> int:
+    if level > MAX_MODEL_ARGS_DEPTH:
+        return level
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return max((_depth(v, level + 1) for v in children), default=level)
+
+
 def _external_value(parser, dest: str, value: str, option: str):
     import json  # noqa: PLC0415
 
     if dest == "args":
+        if len(value) > MAX_MODEL_ARGS_CHARS:
+            parser.error(f"{option}: {len(value)} characters, at most {MAX_MODEL_ARGS_CHARS}: give keyword arguments, "
+                         "not data")
         try:
             parsed = json.loads(value)
         except json.JSONDecodeError as exc:
             parser.error(f"{option}: not JSON ({exc.msg}); e.g. {option} '{{\"feature_channels\": 52}}'")
+        except RecursionError:
+            parsed = None
+        if parsed is None or _depth(parsed) > MAX_MODEL_ARGS_DEPTH:
+            parser.error(f"{option}: nested more than {MAX_MODEL_ARGS_DEPTH} levels deep; give flat keyword arguments")
         if not isinstance(parsed, dict):
             parser.error(f"{option}: must be a JSON object of constructor keyword arguments")
         return parsed

@@ -49,7 +49,7 @@ def _protocol(table: dict, where: str) -> ProtocolConfig:
             table = {**table, key: tuple(table[key])}
     try:
         return ProtocolConfig(**table)
-    except TypeError as exc:
+    except (TypeError, ConfigError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
 

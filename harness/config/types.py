@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sr_harness import HarnessError, metrics
+from sr_harness.errors import available_cpus
 
 # The embedded data set: skimage.data sample images, fixed and disjoint. ``cat`` is the same picture as ``chelsea``
 # and is never used.
@@ -44,23 +45,34 @@ class ProtocolConfig:
     extra_metrics: tuple[str, ...] = ()  # optional metrics of the registry to compute too, e.g. ("ssim_rgb",)
 
     def __post_init__(self):
-        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
-            raise ConfigError(f"threads must be a whole number >= 1, got {self.threads!r} (--threads)")
+        for name, (low, high) in self._ranges().items():
+            value = getattr(self, name)
+            if value is None and name in ("crop", "threads"):
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                why = " (rounds: each process times at least one)" if name == "timing_processes" else \
+                    " (the CPUs this process may use)" if name == "threads" else ""
+                raise ConfigError(f"{name} must be a whole number from {low} to {high}{why}, got {value!r}")
+        hw = self.complexity_hw
+        if len(hw) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and 15 <= v <= 4096 for v in hw):
+            raise ConfigError(f"complexity_hw must be two whole numbers from 15 to 4096 (LR height, width), got {list(hw)}")
+        for name in ("rounded_y", "half"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if not isinstance(self.speed_reference, str) or not self.speed_reference:
+            raise ConfigError(f"speed_reference must be a model name, got {self.speed_reference!r}")
         unknown = [m for m in self.extra_metrics if m not in metrics.extra_names()]
         if unknown:
             raise ConfigError(f"unknown optional metric(s) {', '.join(map(repr, unknown))}; known: "
                               f"{', '.join(metrics.extra_names())}")
         if self.runtime_mode not in ("steady", "ntire"):
             raise ConfigError(f"runtime_mode must be 'steady' or 'ntire', got {self.runtime_mode!r}")
-        if self.warmup < 0 or self.rounds < 1:
-            raise ConfigError(f"need warmup >= 0 and rounds >= 1, got warmup={self.warmup} rounds={self.rounds}")
-        if not isinstance(self.timing_processes, int) or not 1 <= self.timing_processes <= self.rounds:
-            raise ConfigError(f"timing_processes must be a whole number from 1 to rounds ({self.rounds}), got "
-                              f"{self.timing_processes!r}")
-        if not isinstance(self.baseline_timing, int) or self.baseline_timing < 1:
-            raise ConfigError(f"baseline_timing must be a whole number >= 1, got {self.baseline_timing!r}")
-        if self.timing_size < 15:
-            raise ConfigError(f"timing_size must be >= 15 (the models' minimum input), got {self.timing_size}")
+
+    def _ranges(self) -> dict[str, tuple[int, int]]:
+        """Whole-number fields and their accepted ranges: beyond these a run cannot be meant (or cannot fit)."""
+        rounds = self.rounds if isinstance(self.rounds, int) else 1
+        return {"warmup": (0, 1000), "rounds": (1, 100_000), "timing_processes": (1, min(rounds, 256)),
+                "baseline_timing": (1, 100), "timing_size": (15, 2048), "crop": (0, 64), "threads": (1, available_cpus())}
 
 
 @dataclass(frozen=True)
