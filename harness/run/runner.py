@@ -19,6 +19,7 @@ import torch
 from sr_harness import HarnessError
 from sr_harness.metrics import extra_computations
 from sr_harness.config.build import RunConfig
+from sr_harness.run.counting import count_complexity
 from sr_harness.run.env import fingerprint
 from sr_harness.run.loading import LoadedModel, jsonable, load_models
 from sr_harness.run.progress import bar, phase
@@ -47,6 +48,30 @@ def _where(dataset, pair) -> str:
 
 def _to_input(lr, device: str) -> torch.Tensor:
     return torch.from_numpy(lr).permute(2, 0, 1)[None].float().to(device)
+
+
+def _forward(net, x, timer, samples: list | None, where: str) -> torch.Tensor:
+    """One forward (timed into ``samples`` with a ``timer``); what foreign code raises or returns wrongly fails
+    its row only."""
+    try:
+        with torch.inference_mode():
+            if timer is None:
+                out = net(x)
+            else:
+                out, ms = timer.timed(net, x)
+                samples.append(ms)
+    except (Exception, SystemExit) as exc:
+        raise ModelFailed(f"{where}: forward raised {type(exc).__name__}: {exc}") from None
+    _check_output(out, where)
+    return out
+
+
+def _check_output(out, where: str) -> None:
+    """A forward must return one RGB image, 1 x 3 x H x W (a failed row otherwise, with what it returned)."""
+    if not isinstance(out, torch.Tensor):
+        raise ModelFailed(f"{where}: forward returned a {type(out).__name__}, not one image tensor")
+    if out.dim() != 4 or out.shape[0] != 1 or out.shape[1] != 3:
+        raise ModelFailed(f"{where}: forward returned shape {tuple(out.shape)}, expected 1 x 3 x H x W (one RGB image)")
 
 
 def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop: int, rounded_y: bool,
@@ -80,12 +105,7 @@ def quality_pass(model: LoadedModel, dataset, pairs, inputs, *, scale: int, crop
                     check_input(model.module, tuple(x.shape))
                 except InputError as exc:
                     raise RunError(f"{_where(dataset, pair)}: {exc}") from None
-                with torch.inference_mode():
-                    if timer is None:
-                        out = net(x)
-                    else:
-                        out, ms = timer.timed(net, x)
-                        samples.append(ms)
+                out = _forward(net, x, timer, samples, _where(dataset, pair))
                 if not bool(torch.isfinite(out).all()):
                     bad = int((~torch.isfinite(out)).sum())
                     raise ModelFailed(f"{_where(dataset, pair)}: output has {bad} NaN/Inf value(s); no metric is "
@@ -195,20 +215,6 @@ def run(cfg: RunConfig, *, datasets: list | None = None) -> dict:
     return _run(cfg, datasets)
 
 
-def _complexity(cfg: RunConfig, nets: list, in_run, reference) -> tuple[dict, dict]:
-    """fvcore counts per model, and the speed reference's (its row's when it is one of the run's models)."""
-    from sr_harness.protocols.complexity import measure_complexity  # noqa: PLC0415
-
-    complexity = {}
-    counted = nets if in_run is not None else [*nets, LoadedModel(REFERENCE_KEY, "", "", reference, None)]
-    for m in bar(counted, total=len(counted), desc="complexity (fvcore)"):
-        with phase(f"complexity {m.key if m.key != REFERENCE_KEY else 'speed reference'}"):
-            measured = getattr(m.module, "complexity_module", m.module)  # an NTIRE team: the net they measure
-            complexity[m.key] = measure_complexity(measured, input_hw=cfg.protocol.complexity_hw,
-                                                   device=cfg.device).to_dict()
-    return complexity, complexity.pop(REFERENCE_KEY, None) or complexity[in_run.key]
-
-
 def _timed(cfg: RunConfig, dataset, done: dict, nets: list, in_run, reference) -> tuple:
     """(runtime, speed, timing input, reference key) of one dataset: NTIRE per-image times from the quality pass,
     or steady timing interleaved in fresh processes."""
@@ -254,7 +260,7 @@ def _run(cfg: RunConfig, datasets: list | None) -> dict:
             passes.append(_dataset_pass(cfg, dataset, loaded, reference if ntire and in_run is None else None,
                                         clock=clock, cold=first == 0))
     t0 = time.perf_counter()  # complexity after the timed passes: fvcore's trace is a forward of the model
-    complexity, ref_complexity = _complexity(cfg, nets, in_run, reference)
+    complexity, ref_complexity = count_complexity(cfg, nets, in_run, reference, passes)
     clock["complexity"] += time.perf_counter() - t0
 
     results, dataset_info, ref_runtime = [], [], {}

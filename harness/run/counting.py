@@ -1,0 +1,35 @@
+"""The complexity pass of a run: fvcore counts once per model, after every timed quality pass."""
+
+from __future__ import annotations
+
+import sys
+
+from sr_harness.config.build import RunConfig
+from sr_harness.run.loading import LoadedModel
+from sr_harness.run.progress import bar, phase
+from sr_harness.run.timing import REFERENCE_KEY
+
+
+def count_complexity(cfg: RunConfig, nets: list, in_run, reference, passes: list) -> tuple[dict, dict]:
+    """fvcore counts per model, and the speed reference's (its row's when it is one of the run's models). A model
+    that failed on every dataset is not counted; one whose count raises fails on every dataset."""
+    from sr_harness.protocols.complexity import measure_complexity  # noqa: PLC0415
+
+    complexity = {}
+    failed_everywhere = {m.key for m in nets if passes and all(m.key in done["failed"] for done in passes)}
+    counted = [m for m in nets if m.key not in failed_everywhere or m is in_run]
+    counted += [] if in_run is not None else [LoadedModel(REFERENCE_KEY, "", "", reference, None)]
+    for m in bar(counted, total=len(counted), desc="complexity (fvcore)"):
+        with phase(f"complexity {m.key if m.key != REFERENCE_KEY else 'speed reference'}"):
+            measured = getattr(m.module, "complexity_module", m.module)  # an NTIRE team: the net they measure
+            try:
+                complexity[m.key] = measure_complexity(measured, input_hw=cfg.protocol.complexity_hw,
+                                                       device=cfg.device).to_dict()
+            except Exception as exc:  # noqa: BLE001  (foreign code: its row fails, the run goes on)
+                if m.key == REFERENCE_KEY or m is in_run:
+                    raise
+                for done in passes:
+                    done["failed"].setdefault(m.key, f"complexity count raised {type(exc).__name__}: {exc}")
+                    done["per_model"].pop(m.key, None)
+                print(f"error: {m.key}: complexity count raised {type(exc).__name__}: {exc}", file=sys.stderr)
+    return complexity, complexity.pop(REFERENCE_KEY, None) or complexity[in_run.key]

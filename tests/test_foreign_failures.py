@@ -1,0 +1,74 @@
+"""A foreign model whose forward misbehaves is a failed row with the reason; every other model is still measured."""
+
+import json
+import textwrap
+
+from sr_harness.cli.main import main
+
+NETS = textwrap.dedent('''
+    import sys
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    class Good(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+        def forward(self, x):
+            return F.interpolate(self.conv(x), scale_factor=4, mode="nearest")
+
+    class Raises(Good):
+        def forward(self, x):
+            raise RuntimeError("boom")
+
+    class Tuple(Good):
+        def forward(self, x):
+            return super().forward(x), 1
+
+    class OneChannel(Good):
+        def forward(self, x):
+            return super().forward(x)[:, :1]
+
+    class Batch2(Good):
+        def forward(self, x):
+            y = super().forward(x)
+            return torch.cat([y, y])
+
+    class Exits(Good):
+        def forward(self, x):
+            sys.exit(0)
+
+    class UncountableAt256(Good):  # runs on the images, raises on the 256 x 256 complexity input
+        def forward(self, x):
+            if x.shape[-1] == 256:
+                raise ValueError("no 256")
+            return super().forward(x)
+''')
+
+EXPECTED = {
+    "Raises": "forward raised RuntimeError: boom",
+    "Tuple": "forward returned a tuple, not one image tensor",
+    "OneChannel": "forward returned shape (1, 1, 512, 512), expected 1 x 3 x H x W",
+    "Batch2": "forward returned shape (2, 3, 512, 512), expected 1 x 3 x H x W",
+    "Exits": "forward raised SystemExit: 0",
+    "UncountableAt256": "complexity count raised ValueError: no 256",
+}
+
+
+def test_misbehaving_forwards_fail_their_rows_and_the_others_are_measured(tmp_path, capsys):
+    source = tmp_path / "nets.py"
+    source.write_text(NETS)
+    argv = ["eval", "--data", "embedded", "--rounds", "2", "--threads", "1", "--out", str(tmp_path / "r.json")]
+    for name in [*EXPECTED, "Good"]:
+        argv += ["--model", f"{source}:{name}"]
+    assert main(argv) == 4  # failed rows: a record is written, the exit says some rows failed
+    rows = {r["model"]: r for r in json.loads((tmp_path / "r.json").read_text())["results"]}
+    for name, reason in EXPECTED.items():
+        assert rows[name]["status"] == "failed" and reason in rows[name]["error"], (name, rows[name]["error"])
+        assert rows[name]["metrics"] == {} and rows[name]["speed"] is None
+    good = rows["Good"]
+    assert good["status"] == "ok" and 0 < good["metrics"]["psnr_y"] < 60 and good["speed"]["ratio"] > 0
+    assert good["complexity"]["params"] == 3 * 3 * 3 * 3 + 3
+    assert "forward raised RuntimeError: boom" in capsys.readouterr().err
