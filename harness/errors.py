@@ -60,18 +60,31 @@ def thread_count(text: str) -> int:
     return value
 
 
-def positive_fraction(text: str) -> float:
-    """argparse type for relative thresholds: a finite number > 0 (nan or inf would make every check pass)."""
+def positive_number(text: str, example: str = "e.g. 0.03 for 3 %") -> float:
+    """argparse type: a finite number > 0 (nan or inf would make every check pass, or never stop)."""
     import argparse  # noqa: PLC0415
     import math  # noqa: PLC0415
 
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number; e.g. 0.03 for 3 %") from None
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; {example}") from None
     if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0 (e.g. 0.03 for 3 %), got {text}")
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0 ({example}), got {text}")
     return value
+
+
+def positive_fraction(text: str) -> float:
+    """argparse type for relative thresholds."""
+    return positive_number(text)
+
+
+def seconds(text: str) -> float:
+    return positive_number(text, "seconds, e.g. 600")
+
+
+def gibibytes(text: str) -> float:
+    return positive_number(text, "GiB, e.g. 8")
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:

@@ -3,6 +3,8 @@
 import json
 import textwrap
 
+import pytest
+
 from sr_harness.cli.main import main
 
 NETS = textwrap.dedent('''
@@ -57,10 +59,11 @@ EXPECTED = {
 }
 
 
-def test_misbehaving_forwards_fail_their_rows_and_the_others_are_measured(tmp_path, capsys):
+def test_misbehaving_forwards_fail_their_rows_in_process_and_the_others_are_measured(tmp_path, capsys):
     source = tmp_path / "nets.py"
     source.write_text(NETS)
-    argv = ["eval", "--data", "embedded", "--rounds", "2", "--threads", "1", "--out", str(tmp_path / "r.json")]
+    argv = ["eval", "--data", "embedded", "--rounds", "2", "--threads", "1", "--isolation", "none",
+            "--out", str(tmp_path / "r.json")]
     for name in [*EXPECTED, "Good"]:
         argv += ["--model", f"{source}:{name}"]
     assert main(argv) == 4  # failed rows: a record is written, the exit says some rows failed
@@ -72,3 +75,58 @@ def test_misbehaving_forwards_fail_their_rows_and_the_others_are_measured(tmp_pa
     assert good["status"] == "ok" and 0 < good["metrics"]["psnr_y"] < 60 and good["speed"]["ratio"] > 0
     assert good["complexity"]["params"] == 3 * 3 * 3 * 3 + 3
     assert "forward raised RuntimeError: boom" in capsys.readouterr().err
+
+
+KILLERS = textwrap.dedent('''
+    import os
+    import time
+    import torch
+    from nets import Good
+
+    class Exits(Good):
+        def forward(self, x):
+            os._exit(0)
+
+    class Sleeps(Good):
+        def forward(self, x):
+            time.sleep(3600)
+
+    class Hogs(Good):
+        def forward(self, x):
+            self.hog = torch.ones(32 * 2**30 // 4)  # 32 GiB, past the 6 GiB limit given below
+            return super().forward(x)
+
+    class Crashes(Good):
+        def forward(self, x):
+            import ctypes
+            ctypes.string_at(0)  # reads address 0: the interpreter dies of SIGSEGV
+''')
+
+ISOLATED = {
+    "Raises": "forward raised RuntimeError: boom",
+    "Exits": "its process exited with code 0 without writing its record",
+    "Sleeps": "ran past the time limit of 20 s (--entry-time-limit) and was stopped",
+    "Hogs": "can't allocate memory",
+    "Crashes": "its process was killed by signal SIGSEGV",
+}
+
+
+@pytest.mark.slow  # one fresh interpreter per entry: about 8 s each on 2 cores
+def test_each_foreign_entry_in_its_own_process_fails_alone(tmp_path, capsys):
+    (tmp_path / "nets.py").write_text(NETS)
+    (tmp_path / "killers.py").write_text(KILLERS)
+    out = tmp_path / "r.json"
+    argv = ["eval", "--data", "embedded", "--rounds", "2", "--threads", "1", "--entry-time-limit", "20",
+            "--entry-memory-limit", "6", "--models", "bicubic", "--out", str(out)]
+    for name in ISOLATED:
+        argv += ["--model", f"{tmp_path / ('nets.py' if name == 'Raises' else 'killers.py')}:{name}"]
+    argv += ["--model", f"{tmp_path / 'nets.py'}:Good"]
+    assert main(argv) == 4
+    record = json.loads(out.read_text())
+    rows = {r["model"]: r for r in record["results"]}
+    assert list(rows) == ["bicubic", *ISOLATED, "Good"]  # the run's order, not the order the processes ended
+    for name, reason in ISOLATED.items():
+        assert rows[name]["status"] == "failed" and reason in rows[name]["error"], (name, rows[name]["error"])
+    assert rows["Good"]["status"] == "ok" and rows["Good"]["speed"]["ratio"] > 0 and rows["bicubic"]["status"] == "ok"
+    assert record["config"]["isolation"]["entries"] == [*ISOLATED, "Good"]
+    assert "Sleeps on embedded-eval failed: ran past the time limit" in capsys.readouterr().err

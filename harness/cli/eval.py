@@ -87,6 +87,7 @@ def add_eval(sub) -> None:
     p.add_argument("--force", action="store_true", help="overwrite an existing --out record")
     p.add_argument("--report", default=None, help="also render an HTML report to this file")
     p.add_argument("--baseline", default=None, help="baseline record for the report's diff section")
+    p.add_argument("--isolated-entry", default=None, help=argparse.SUPPRESS)  # run.isolation's children
     p.set_defaults(func=cmd_eval, name=None, external=None)
 
 
@@ -115,8 +116,7 @@ def cmd_eval(args) -> int:
         from sr_harness.run.fresh_runs import run_fresh  # noqa: PLC0415
         record = run_fresh(options, args.ntire_runs)
     else:
-        from sr_harness.run.runner import run  # noqa: PLC0415
-        record = run(cfg)
+        record = _run_entries(args, options, cfg)
     write_record(record, out)
     print(f"wrote {out.path} ({len(record['results'])} rows, {record['wall_seconds']:.0f} s)")
     for missing in record["missing"]:
@@ -132,6 +132,24 @@ def cmd_eval(args) -> int:
         print(f"error: {entry['model']} was asked for by --team and could not be built: {entry['reason']}",
               file=sys.stderr)
     return EXIT_FAILED_ROWS if failed or unbuilt else 0
+
+
+def _run_entries(args, options: RunOptions, cfg) -> dict:
+    """In this process, or with every foreign entry in a process of its own (run.isolation)."""
+    import dataclasses  # noqa: PLC0415
+
+    from sr_harness.run.isolation import DEFAULT_MEMORY_LIMIT_GIB, is_foreign, limit_memory, run_isolated  # noqa: PLC0415
+    from sr_harness.run.runner import run  # noqa: PLC0415
+
+    if args.isolated_entry is not None:  # a child of run_isolated: that one entry, under its memory limit
+        limit_memory(options.entry_memory_limit or DEFAULT_MEMORY_LIMIT_GIB)
+        chosen = tuple(e for e in cfg.models if e.key == args.isolated_entry)
+        if not chosen:
+            raise HarnessError(f"--isolated-entry {args.isolated_entry!r}: no such entry in this run")
+        return run(dataclasses.replace(cfg, models=chosen))
+    if options.isolation != "none" and any(is_foreign(e) for e in cfg.models):
+        return run_isolated(options, cfg)
+    return run(cfg)
 
 
 def _requested_but_unbuilt(options: RunOptions, record: dict) -> list[dict]:

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 
 from sr_harness.config.types import SUITES_FILE
-from sr_harness.errors import positive_int, thread_count
+from sr_harness.errors import gibibytes, positive_int, seconds, thread_count
 
 
 def comma_list(text: str) -> list[str]:
@@ -71,6 +71,16 @@ class RunOptions:
     extra_metrics: list[str] | None = field(default=None, metadata=_opt(
         "--metric", "also compute an optional metric (ssim_rgb: the NTIRE script's --ssim, mean SSIM over R, G, "
         "B); repeatable", action="append", metavar="NAME"))
+    isolation: str | None = field(default=None, metadata=_opt(
+        "--isolation", "where foreign entries (--model, source = models, NTIRE teams) run: process (default: each in "
+        "its own, under the limits below) or none (in this process, fastest, one bad entry can end the run)",
+        choices=["process", "none"]))
+    entry_time_limit: float | None = field(default=None, metadata=_opt(
+        "--entry-time-limit", "seconds a foreign entry's process may run (default 900)", type=seconds,
+        metavar="S"))
+    entry_memory_limit: float | None = field(default=None, metadata=_opt(
+        "--entry-memory-limit", "address space a foreign entry's process may map, GiB (default 12)",
+        type=gibibytes, metavar="GIB"))
     max_pixels: int | None = field(default=None, metadata=_opt(
         "--max-pixels", "refuse images with more pixels than this (default 36,000,000), checked before decoding",
         type=positive_int))
