@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import re
 
 import pytest
 
@@ -100,3 +101,74 @@ def test_a_damaged_speed_entry_in_a_baseline_is_exit_2_for_compare_and_baseline_
     assert main(["baseline", "update", "--from", str(good), "--to", str(path)]) == 2
     err = capsys.readouterr().err
     assert "unexpected" not in err and err.count(str(path)) == 2 and path.read_bytes() == before
+
+
+def edited(change):
+    data = record()
+    change(data, data["results"][0])
+    return data
+
+
+def _set(where, **values):
+    return lambda top, row: (top if where == "top" else row if where == "row" else
+                             row.setdefault(where, {})).update(values)
+
+
+# Each edit of a valid record, and whether the validator accepts it (True) or the refusal it names.
+FIELD_CASES = [
+    ("n_images is a bool", _set("row", n_images=True), "field 'n_images' is a bool"),
+    ("wall_seconds is a bool", _set("top", wall_seconds=False), "field 'wall_seconds' is a bool"),
+    ("no headline", _set("top", headline=None), True),
+    ("a quality headline", _set("top", headline="psnr_rgb"), True),
+    ("headline not a quality metric", _set("top", headline="params"), "headline 'params' is not a quality metric"),
+    ("a metric outside the registry", _set("metrics", lpips_custom="any"), True),
+    ("a registry metric nan", _set("metrics", ssim_y=math.nan), "ssim_y = nan"),
+    ("a complexity count nan", _set("complexity", params=math.nan), "complexity params = nan"),
+    ("a complexity field outside the registry", _set("complexity", input_hw=[256, 256]), True),
+    ("speed low zero", _set("speed", reference="r", ratio=1.0, low=0.0), "speed low = 0.0"),
+    ("speed high inf", _set("speed", reference="r", ratio=1.0, high=math.inf), "speed high = inf"),
+    ("per-process ratios with a zero", _set("speed", reference="r", ratio=1.0, per_process=[0.9, 0.0]),
+     "per_process must be a list of positive"),
+    ("per-process ratios not a list", _set("speed", reference="r", ratio=1.0, per_process="0.9"),
+     "per_process must be a list"),
+    ("no per-process ratios", _set("speed", reference="r", ratio=1.0, per_process=[]), True),
+    ("no reference time", _set("speed", reference="r", ratio=1.0), True),
+    ("a reference time of zero", _set("speed", reference="r", ratio=1.0, reference_clock_ms=0.0),
+     "reference_clock_ms = 0.0"),
+    ("a team checkpoint without its script hash", _set("row", checkpoint={"team": 3, "ntire_repo": "x"}),
+     "checkpoint lacks its path or sha256"),
+    ("a team checkpoint", _set("row", checkpoint={"team": 3, "ntire_repo": "x", "script_sha256": "h"}), True),
+    ("a --model checkpoint without its source hash", _set("row", checkpoint={"source": "a.py:N", "path": "w", "sha256": "h"}),
+     "checkpoint lacks its path or sha256"),
+    ("a checkpoint file", _set("row", checkpoint={"path": "w.pth", "sha256": "h"}), True),
+    ("a checkpoint without its hash", _set("row", checkpoint={"path": "w.pth"}), "checkpoint lacks its path or sha256"),
+    ("the same row twice", lambda top, row: top["results"].append(dict(row)), "appears twice"),
+    ("one model on two datasets", lambda top, row: top["results"].append({**row, "dataset": "e"}), True),
+]
+
+
+@pytest.mark.parametrize("change, expected", [c[1:] for c in FIELD_CASES], ids=[c[0] for c in FIELD_CASES])
+def test_every_field_the_readers_use_is_checked(tmp_path, change, expected):
+    path = tmp_path / "r.json"
+    if expected is True:
+        assert load_record(write_record(edited(change), path))["run_id"] == "r1"
+    else:
+        with pytest.raises(RecordError, match=re.escape(expected)):
+            write_record(edited(change), path)
+        assert not path.exists()
+
+
+def test_a_written_record_keeps_its_key_order_and_infinities_in_any_section(tmp_path):
+    data = record()
+    data["config"] = {"limits": [-math.inf, math.inf]}
+    path = write_record(data, tmp_path / "r.json")
+    assert next(iter(json.loads(path.read_text()))) == "kind"  # kind first: a reader sees what the file is
+    assert load_record(path)["config"]["limits"] == [-math.inf, math.inf]
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", '{"schema_version": 3}'])
+def test_json_that_is_not_a_record_is_named_as_such(tmp_path, content):
+    path = tmp_path / "r.json"
+    path.write_text(content)
+    with pytest.raises(RecordError, match=r"not an sr-harness run record"):
+        load_record(path)
