@@ -243,3 +243,19 @@ def test_a_base_without_any_of_the_suites_models_is_refused_not_passed(repo, mon
     monkeypatch.setattr(ab_gate, "head_side", lambda suite: (Side(HEAD, "h", (("other", "o.pth"),)), object()))
     with pytest.raises(BaseRevisionError, match="none of suite 'default'.s models"):
         ab_gate.speed_ab("default", "HEAD", threshold=0.03, repo=repo)
+
+
+@pytest.mark.parametrize("status, banner", [("regressed", "<strong>Regression</strong>: the check fails"),
+                                            ("inconclusive", "<strong>Inconclusive</strong>"),
+                                            ("ok", "No regression: every check is within tolerance")])
+def test_the_reports_verdict_is_compares_with_the_ab_in_it(tmp_path, status, banner):
+    baseline = PROJECT_ROOT / "results" / "baseline.json"
+    run = json.loads(baseline.read_text())
+    rec = write_record({**run, "run_id": "r"}, tmp_path / "run.json")
+    ab = ab_record_file(tmp_path, status=status)
+    out = tmp_path / "r.html"
+    assert main(["report", str(rec), "--baseline", str(baseline), "--speed-ab", str(ab), "-o", str(out)]) == 0
+    html = out.read_text()
+    assert banner in html
+    assert sum(text in html for text in ("<strong>Regression</strong>", "<strong>Inconclusive</strong>",
+                                         "No regression:")) == 1

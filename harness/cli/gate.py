@@ -17,7 +17,7 @@ DEFAULT_BASELINE = Path("results") / "baseline.json"  # of the project root (the
 
 
 def cmd_compare(args) -> int:
-    from sr_harness.gate.compare import DEFAULT_SPEED_THRESHOLD, compare, format_table, has_regression, is_inconclusive  # noqa: PLC0415
+    from sr_harness.gate.compare import DEFAULT_SPEED_THRESHOLD, INCONCLUSIVE, compare, format_table, verdict  # noqa: PLC0415
     from sr_harness.run.env import timing_mismatch  # noqa: PLC0415
     from sr_harness.records.run import load_record  # noqa: PLC0415
     from sr_harness.records.schema import Record  # noqa: PLC0415
@@ -37,12 +37,13 @@ def cmd_compare(args) -> int:
                            f"so nothing was checked; make it a baseline with `python -m sr_harness baseline update --from {args.run}`")
     print(format_table(deltas, only_moved=not args.all))
     failing = [d for d in deltas if d.failing]
-    if has_regression(deltas):
+    outcome = verdict(deltas)
+    if outcome == "regression":
         print(f"REGRESSION: {len(failing)} check(s) failed ({', '.join(sorted({d.model for d in failing}))}); if the "
               f"change is intended, update the baseline with `python -m sr_harness baseline update --from {args.run} "
               "--accept 'why'` and say why in the commit", file=sys.stderr)
         return EXIT_REGRESSION
-    if is_inconclusive(deltas):
+    if outcome == INCONCLUSIVE:
         print("INCONCLUSIVE: a slowdown over the threshold was flagged and re-timed, and the two measurements "
               "together were not significant: the machine was too noisy to judge (accuracy and counts passed); "
               "re-run on a quieter machine", file=sys.stderr)

@@ -163,6 +163,12 @@ def has_regression(deltas: list[Delta]) -> bool:
     return any(d.failing for d in deltas)
 
 
+def verdict(deltas: list[Delta]) -> str:
+    """The gate's verdict on all its checks, as compare exits and the report says it: regression (exit 1), else
+    inconclusive (a flagged slowdown the re-timing could not settle, exit 5), else ok."""
+    return "regression" if has_regression(deltas) else INCONCLUSIVE if is_inconclusive(deltas) else "ok"
+
+
 def _fmt(v) -> str:
     if v is None:
         return "-"

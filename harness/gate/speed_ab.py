@@ -118,6 +118,11 @@ def measure_and_judge(head: Side, base: Side, inputs: list, threshold: float, se
     return first, again, judge(first, again, threshold)
 
 
+def recorded_deltas(record: dict) -> list[Delta]:
+    """The verdicts an A/B record holds (report: the same statuses compare judged from it)."""
+    return [Delta(name, "", METRIC, None, None, m["status"]) for name, m in record.get("models", {}).items()]
+
+
 def _delta(key: str, dataset: str, status: str, entry: dict, how: str, threshold: float) -> Delta:
     change, z = ab_change(entry)  # the judged entry: both measurements' processes when it was re-timed
     return Delta(key, dataset, METRIC, entry["base_median_ms"], entry["head_median_ms"], status,

@@ -11,7 +11,8 @@ from markupsafe import Markup
 from sr_harness.protocols.complexity import FLOPS_LABEL
 
 from sr_harness import metrics
-from sr_harness.gate.compare import compare, has_regression
+from sr_harness.gate.compare import compare, verdict
+from sr_harness.gate.speed_ab import recorded_deltas
 from sr_harness.run.env import timing_mismatch
 from sr_harness.outputs import Destination
 from sr_harness.report.columns import fmt, main_columns, provenance
@@ -83,7 +84,8 @@ def build_context(records: list[dict], *, baseline: dict | None = None, speed_ab
     diff = None
     if baseline is not None:
         deltas = compare(records[0], baseline)
-        diff = {"baseline": baseline, "deltas": deltas, "regression": has_regression(deltas),
+        judged = deltas + (recorded_deltas(speed_ab) if speed_ab else [])
+        diff = {"baseline": baseline, "deltas": deltas, "verdict": verdict(judged),
                 "mismatch": timing_mismatch(records[0]["env"], baseline["env"]),
                 "moved": [d for d in deltas if d.status not in ("ok", "info")]}
     return {"runs": runs, "diff": diff, "speed_ab": speed_ab, "trained": comparison(records), "curves": learning_curves(records),
