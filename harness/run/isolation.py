@@ -85,6 +85,8 @@ def run_isolated(options: RunOptions, cfg: RunConfig) -> dict:
                 child = load_record(out)
                 rows += child["results"]
                 record["missing"] += child["missing"]
+                if not record["speed_reference"]["per_dataset"]:  # nothing of the run's own was timed here
+                    record["speed_reference"] = child["speed_reference"]
             else:
                 rows += _failed_rows(entry, datasets, reason)
     order = {e.key: i for i, e in enumerate(cfg.models)}
