@@ -19,10 +19,9 @@ DEFAULT_BASELINE = Path("results") / "baseline.json"  # of the project root (the
 def cmd_compare(args) -> int:
     from sr_harness.gate.compare import DEFAULT_SPEED_THRESHOLD, INCONCLUSIVE, compare, format_table, verdict  # noqa: PLC0415
     from sr_harness.run.env import timing_mismatch  # noqa: PLC0415
-    from sr_harness.records.run import load_record  # noqa: PLC0415
     from sr_harness.records.schema import Record  # noqa: PLC0415
 
-    run_rec, base = Record.of(load_record(args.run), args.run), Record.of(load_record(args.baseline), args.baseline)
+    run_rec, base = Record.read(args.run), Record.read(args.baseline)
     threshold = DEFAULT_SPEED_THRESHOLD if args.speed_threshold is None else args.speed_threshold
     deltas = compare(run_rec, base, speed_threshold=threshold, absolute_gate=args.absolute_gate)
     mismatch = timing_mismatch(run_rec.env, base.env)

@@ -25,6 +25,11 @@ class ConfigError(HarnessError):
     pass
 
 
+# Why a range's upper end is what it is, where the number alone does not say.
+_RANGE_WHY = {"timing_processes": " (rounds: each process times at least one)",
+              "threads": " (the CPUs this process may use)"}
+
+
 @dataclass(frozen=True)
 class ProtocolConfig:
     runtime_mode: str = "steady"  # "steady" (warm-up, repeats, median + CI) or "ntire" (official cold-start mean)
@@ -50,9 +55,8 @@ class ProtocolConfig:
             if value is None and name in ("crop", "threads"):
                 continue
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                why = " (rounds: each process times at least one)" if name == "timing_processes" else \
-                    " (the CPUs this process may use)" if name == "threads" else ""
-                raise ConfigError(f"{name} must be a whole number from {low} to {high}{why}, got {value!r}")
+                raise ConfigError(f"{name} must be a whole number from {low} to {high}{_RANGE_WHY.get(name, '')}, "
+                                  f"got {value!r}")
         hw = self.complexity_hw
         if len(hw) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and 15 <= v <= 4096 for v in hw):
             raise ConfigError(f"complexity_hw must be two whole numbers from 15 to 4096 (LR height, width), got {list(hw)}")

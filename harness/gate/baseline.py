@@ -46,7 +46,7 @@ def update_baseline(source: str | Path, target: str | Path, *, allow_new_rows: b
                     accept: str | None = None) -> tuple[dict, str]:
     """Validate ``source`` against ``target`` and write it there; returns (record, table of what moved)."""
     new = load_record(source)
-    typed = Record.of(new, str(source))
+    typed = Record.from_loaded(new)
     failed = [f"{r.model} on {r.dataset}" for r in typed.rows if not r.ok]
     if failed:
         raise BaselineError(f"{source}: row(s) {', '.join(failed)} failed; a failed run cannot be a baseline")
@@ -57,7 +57,7 @@ def update_baseline(source: str | Path, target: str | Path, *, allow_new_rows: b
     dest = record_destination(target, force=True, flag="--to")
     table = ""
     if Path(target).exists():
-        base = Record.of(load_record(target), str(target))
+        base = Record.read(target)
         _same("suite", typed.suite, base.suite, source, target)
         _same("datasets", sorted(typed.datasets), sorted(base.datasets), source, target)
         added = sorted(typed.by_key().keys() - base.by_key().keys())

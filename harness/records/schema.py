@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sr_harness.records.migrate import SPEED_DEFAULTS
-from sr_harness.records.run import checked
+from sr_harness.records.run import checked, load_record
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,16 @@ class Record:
         """The typed view of ``record``; a dict is migrated, completed and validated first (records.run)."""
         if isinstance(record, Record):
             return record
-        data = checked(record, path)
+        return cls.from_loaded(checked(record, path))
+
+    @classmethod
+    def read(cls, path) -> Record:
+        """The typed view of the record file ``path`` (load_record migrates and validates it once)."""
+        return cls.from_loaded(load_record(path))
+
+    @classmethod
+    def from_loaded(cls, data: Mapping[str, Any]) -> Record:
+        """The typed view of a dict ``load_record`` returned (already migrated and validated)."""
         return cls(run_id=data["run_id"], rows=tuple(Row.of(r) for r in data["results"]), env=data["env"],
                    config=data["config"], suite=data["suite"],
                    datasets=tuple(d["name"] for d in data["datasets"] if isinstance(d, Mapping) and "name" in d))

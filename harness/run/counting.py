@@ -28,8 +28,9 @@ def count_complexity(cfg: RunConfig, nets: list, in_run, reference, passes: list
             except Exception as exc:  # noqa: BLE001  (foreign code: its row fails, the run goes on)
                 if m.key == REFERENCE_KEY or m is in_run:
                     raise
+                reason = f"complexity count raised {type(exc).__name__}: {exc}"
                 for done in passes:
-                    done["failed"].setdefault(m.key, f"complexity count raised {type(exc).__name__}: {exc}")
+                    done["failed"].setdefault(m.key, reason)
                     done["per_model"].pop(m.key, None)
-                print(f"error: {m.key}: complexity count raised {type(exc).__name__}: {exc}", file=sys.stderr)
+                print(f"error: {m.key}: {reason}", file=sys.stderr)
     return complexity, complexity.pop(REFERENCE_KEY, None) or complexity[in_run.key]

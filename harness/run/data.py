@@ -35,7 +35,7 @@ from sr_harness.run.headers import header_size as _header_size
 from sr_harness.run.headers import png_bit_depth as _png_bit_depth
 
 IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
-NTIRE_PREFIXES = ("DIV2K_LSDIR", "LSDIR_DIV2K")  # folder names before and after the 2024-02-16 rename
+NTIRE_PREFIXES = ("DIV2K_LSDIR", "LSDIR_DIV2K")  # both names the organizers gave the data folder
 # 36 MP: a 2K/4K test image is 3-9 MP; metrics need ~40 bytes per pixel, so this bounds one image at ~1.5 GB.
 DEFAULT_MAX_PIXELS = 36_000_000
 
