@@ -79,3 +79,13 @@ def test_hostile_input_is_one_line_and_a_documented_exit(tmp_path, capsys, files
     assert "Traceback" not in "\n".join(errors) and "unexpected" not in errors[0]
     assert {name: (tmp_path / name).read_bytes() for name in unchanged} == before
     assert not (tmp_path / "r.json").exists()
+
+
+def test_a_run_that_measured_no_row_is_not_a_success(tmp_path, capsys):
+    (tmp_path / "s.toml").write_text('[mine]\ndata = ["embedded"]\nbicubic = false\n[[mine.models]]\n'
+                                     'name = "rlfn_ntire_x4"\ncheckpoint = "absent.pth"\noptional = true\n')
+    out = tmp_path / "r.json"
+    assert main(["eval", "--suite-file", str(tmp_path / "s.toml"), "--out", str(out)]) == 4
+    err = capsys.readouterr().err
+    assert f"error: {out}: no row was measured" in err
+    assert json.loads(out.read_text())["missing"][0]["model"] == "rlfn_ntire_x4"  # the record says what was skipped

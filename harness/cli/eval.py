@@ -131,7 +131,10 @@ def cmd_eval(args) -> int:
     for entry in unbuilt:
         print(f"error: {entry['model']} was asked for by --team and could not be built: {entry['reason']}",
               file=sys.stderr)
-    return EXIT_FAILED_ROWS if failed or unbuilt else 0
+    if not record["results"]:  # never a success having measured nothing
+        print(f"error: {out.path}: no row was measured (every entry was skipped or could not be built; see the "
+              "notes above)", file=sys.stderr)
+    return EXIT_FAILED_ROWS if failed or unbuilt or not record["results"] else 0
 
 
 def _run_entries(args, options: RunOptions, cfg) -> dict:
