@@ -46,10 +46,21 @@ class Runtime:
     mode: str
     median_ms: float | None
     ci_low_ms: float | None = None
+    ci_high_ms: float | None = None
+    mean_ms: float | None = None
+    device: str = "cpu"
+    precision: str = "fp32"
+    threads: int | None = None
+    n: int | None = None
+    samples_ms: tuple[float, ...] = ()
+    flags: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, entry: Mapping[str, Any]) -> Runtime:
-        return cls(mode=entry.get("mode", ""), median_ms=entry.get("median_ms"), ci_low_ms=entry.get("ci_low_ms"))
+        return cls(mode=entry.get("mode", ""), median_ms=entry.get("median_ms"), ci_low_ms=entry.get("ci_low_ms"),
+                   ci_high_ms=entry.get("ci_high_ms"), mean_ms=entry.get("mean_ms"), device=entry.get("device", "cpu"),
+                   precision=entry.get("precision", "fp32"), threads=entry.get("threads"), n=entry.get("n"),
+                   samples_ms=tuple(entry.get("samples_ms") or ()), flags=dict(entry.get("flags") or {}))
 
 
 @dataclass(frozen=True)
@@ -67,6 +78,12 @@ class Row:
     complexity: Mapping[str, Any] = field(default_factory=dict)
     speed: Speed | None = None
     runtime: Runtime | None = None
+    # Free-form sections, shown as they are: which weights (three kinds: project checkpoint, --model source,
+    # NTIRE team), per-image values, the timing input, the training record's summary.
+    checkpoint: Mapping[str, Any] | None = None
+    per_image: tuple[Mapping[str, Any], ...] = ()
+    timing_input: Mapping[str, Any] | None = None
+    training: Mapping[str, Any] | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -81,7 +98,8 @@ class Row:
         return cls(model=row["model"], dataset=row["dataset"], arch=row["arch"], variant=row["variant"],
                    status=row["status"], error=row["error"], n_images=row["n_images"], metrics=dict(row["metrics"]),
                    complexity=dict(row["complexity"] or {}), speed=Speed.of(row["speed"]) if row["speed"] else None,
-                   runtime=Runtime.of(row["runtime"]) if row["runtime"] else None)
+                   runtime=Runtime.of(row["runtime"]) if row["runtime"] else None, checkpoint=row["checkpoint"],
+                   per_image=tuple(row["per_image"]), timing_input=row["timing_input"], training=row["training"])
 
 
 @dataclass(frozen=True)
@@ -94,6 +112,17 @@ class Record:
     config: Mapping[str, Any]
     suite: str | None = None
     datasets: tuple[str, ...] = ()
+    dataset_info: tuple[Mapping[str, Any], ...] = ()  # per dataset: name, n_images, scale, kind, images ...
+    headline: str = "psnr_y"
+    speed_reference: Mapping[str, Any] | None = None
+    created_utc: str | None = None
+    description: str | None = None
+    missing: tuple[Any, ...] = ()
+    phase_seconds: Mapping[str, float] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+    ntire_average: Mapping[str, Any] = field(default_factory=dict)  # NTIRE "Ave Time" per model
+    ntire_runs: Mapping[str, Any] = field(default_factory=dict)  # how many fresh runs the averages are over
+    accepted: tuple[Mapping[str, Any], ...] = ()  # deliberate changes accepted by `baseline update --accept`
 
     def by_key(self) -> dict[tuple[str, str], Row]:
         return {r.key: r for r in self.rows}
@@ -117,6 +146,10 @@ class Record:
     @classmethod
     def from_loaded(cls, data: Mapping[str, Any]) -> Record:
         """The typed view of a dict ``load_record`` returned (already migrated and validated)."""
+        info = tuple(d for d in data["datasets"] if isinstance(d, Mapping) and "name" in d)
         return cls(run_id=data["run_id"], rows=tuple(Row.of(r) for r in data["results"]), env=data["env"],
-                   config=data["config"], suite=data["suite"],
-                   datasets=tuple(d["name"] for d in data["datasets"] if isinstance(d, Mapping) and "name" in d))
+                   config=data["config"], suite=data["suite"], datasets=tuple(d["name"] for d in info),
+                   dataset_info=info, headline=data["headline"] or "psnr_y", speed_reference=data["speed_reference"],
+                   created_utc=data["created_utc"], description=data["description"], missing=tuple(data["missing"]),
+                   phase_seconds=data["phase_seconds"], wall_seconds=data["wall_seconds"],
+                   ntire_average=data["ntire_average"], ntire_runs=data["ntire_runs"], accepted=tuple(data["accepted"]))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sr_harness import metrics
 from sr_harness.config import toml
+from sr_harness.records.schema import Record, Row
 
 PUBLISHED_FILE = Path(__file__).with_name("published.toml")
 # A published value is reproduced when the measurement agrees to the published precision (half a unit of the last
@@ -22,6 +23,11 @@ def load_published(path: str | Path = PUBLISHED_FILE) -> dict:
             "methods": data.get("method", [])}
 
 
+def official_sha(row: Row) -> str | None:
+    """The sha256 of a row's project-checkpoint weights (the key of the official releases), if it has one."""
+    return (row.checkpoint or {}).get("sha256")
+
+
 def tolerance(metric: str, value: float) -> float:
     exponent = Decimal(repr(value)).as_tuple().exponent
     unit = 10.0 ** exponent if isinstance(exponent, int) and exponent < 0 else 1.0
@@ -30,10 +36,10 @@ def tolerance(metric: str, value: float) -> float:
     return max(last_digit, METRIC_TOLERANCE.get(metric, 0.0))
 
 
-def _measured(row: dict, metric: str) -> float | None:
+def _measured(row: Row, metric: str) -> float | None:
     if metric in METRIC_TOLERANCE:
-        return row["metrics"].get(metric)
-    comp = row.get("complexity") or {}
+        return row.metrics.get(metric)
+    comp = row.complexity
     if metric == "params":
         return comp["params"] / 1e6 if comp.get("params") is not None else None
     if metric == "flops_g":
@@ -41,26 +47,26 @@ def _measured(row: dict, metric: str) -> float | None:
     return None  # runtime_ms, memory_mb: published on a GPU; handled as "no data" below
 
 
-def verdicts(record: dict, published: dict | None = None) -> list[dict]:
-    """One row per (run row, published entry) that applies, plus a "no data" row for models with none."""
+def verdicts(record, published: dict | None = None) -> list[dict]:
+    """One row per (run row, published entry) that applies, plus a "no data" row for models with none; ``record`` is
+    a Record or a record dict."""
     published = published or load_published()
     rows = []
-    for row in record["results"]:
-        if row.get("status", "ok") != "ok":
+    for row in Record.of(record).rows:
+        if not row.ok:
             continue
-        sha = (row.get("checkpoint") or {}).get("sha256")
-        official = published["checkpoints"].get(sha)
-        base = {"model": row["model"], "variant": row["arch"]}
+        official = published["checkpoints"].get(official_sha(row))
+        base = {"model": row.model, "variant": row.arch}
         if official is None:
-            note = "bicubic reference" if row["arch"] == "bicubic" else "checkpoint is not an official release"
-            rows.append({**base, "dataset": row["dataset"], "metric": "-", "published": None, "measured": None, "diff": None,
+            note = "bicubic reference" if row.arch == "bicubic" else "checkpoint is not an official release"
+            rows.append({**base, "dataset": row.dataset, "metric": "-", "published": None, "measured": None, "diff": None,
                          "verdict": "no data", "source": "", "note": note})
             continue
         matched = False
         for entry in published["entries"]:
             if entry["variant"] != official["variant"]:
                 continue
-            if entry.get("dataset") is not None and entry["dataset"] != row["dataset"]:
+            if entry.get("dataset") is not None and entry["dataset"] != row.dataset:
                 continue
             matched = True
             base["dataset"] = entry.get("dataset") or "(any)"
@@ -75,7 +81,7 @@ def verdicts(record: dict, published: dict | None = None) -> list[dict]:
                 hw = entry.get("hardware") or "another machine"
                 rows.append({**base, "metric": entry["metric"], "published": value, "measured": None, "diff": None,
                              "verdict": "no data", "source": entry["source"], "confidence": entry["confidence"],
-                             "note": f"published on {hw}; not comparable with this run's {record['env']['device']} "
+                             "note": f"published on {hw}; not comparable with this run's {Record.of(record).env['device']} "
                                      "timing"})
                 continue
             diff = measured - value
@@ -86,7 +92,7 @@ def verdicts(record: dict, published: dict | None = None) -> list[dict]:
                          "source": entry["source"], "confidence": entry["confidence"],
                          "note": entry.get("conditions") or ""})
         if not matched:
-            rows.append({**base, "dataset": row["dataset"], "metric": "-", "published": None, "measured": None, "diff": None,
+            rows.append({**base, "dataset": row.dataset, "metric": "-", "published": None, "measured": None, "diff": None,
                          "verdict": "no data", "source": official["source"],
-                         "note": f"no published number for {official['variant']} on {row['dataset']}"})
+                         "note": f"no published number for {official['variant']} on {row.dataset}"})
     return rows

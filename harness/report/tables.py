@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
+from sr_harness.records.schema import Record
 from sr_harness.report.columns import main_columns
 
 SIGNATURES = (b"dataset,model,architecture,", b"| dataset | model | architecture |")
@@ -16,15 +17,15 @@ def is_table(head: bytes) -> bool:
     return head.startswith(SIGNATURES)
 
 
-def main_table(records: list[dict]) -> tuple[list[str], list[list], list[bool]]:
-    """Header, rows over every record, and which columns are numeric."""
-    pairs = [(r, record) for record in records for r in record["results"]]
+def main_table(records: list) -> tuple[list[str], list[list], list[bool]]:
+    """Header, rows over every record (Records or record dicts), and which columns are numeric."""
+    pairs = [(r, record) for record in map(Record.of, records) for r in record.rows]
     columns = main_columns([r for r, _ in pairs])
     return ([c.header for c in columns], [[c.value(r, record) for c in columns] for r, record in pairs],
             [c.numeric for c in columns])
 
 
-def to_csv(records: list[dict]) -> str:
+def to_csv(records: list) -> str:
     header, body, _ = main_table(records)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -52,7 +53,7 @@ def _md_cell(value) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(records: list[dict]) -> str:
+def to_markdown(records: list) -> str:
     header, body, numeric = main_table(records)
     lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |",
              "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
