@@ -95,6 +95,7 @@ def cmd_eval(args) -> int:
     from sr_harness.config.build import config_from  # noqa: PLC0415
     from sr_harness.outputs import distinct  # noqa: PLC0415
     from sr_harness.records.run import record_destination, write_record  # noqa: PLC0415
+    from sr_harness.records.schema import Record  # noqa: PLC0415
     from sr_harness.report.page import report_destination, write_report  # noqa: PLC0415
 
     if args.if_data_present:
@@ -118,23 +119,24 @@ def cmd_eval(args) -> int:
     else:
         record = _run_entries(args, options, cfg)
     write_record(record, out)
-    print(f"wrote {out.path} ({len(record['results'])} rows, {record['wall_seconds']:.0f} s)")
-    for missing in record["missing"]:
+    typed = Record.of(record, str(out.path))
+    print(f"wrote {out.path} ({len(typed.rows)} rows, {typed.wall_seconds:.0f} s)")
+    for missing in typed.missing:
         print(f"note: {missing['model']} skipped: {missing['checkpoint']}: {missing['reason']}")
     if report:
-        write_report([record], report, baseline=baseline)
+        write_report([typed], report, baseline=baseline)
         print(f"wrote {report.path}")
-    failed = [r for r in record["results"] if r["status"] != "ok"]
+    failed = [r for r in typed.rows if not r.ok]
     for row in failed:
-        print(f"error: {row['model']} on {row['dataset']} failed: {row['error']}", file=sys.stderr)
-    unbuilt = _requested_but_unbuilt(options, record)
+        print(f"error: {row.model} on {row.dataset} failed: {row.error}", file=sys.stderr)
+    unbuilt = _requested_but_unbuilt(options, typed)
     for entry in unbuilt:
         print(f"error: {entry['model']} was asked for by --team and could not be built: {entry['reason']}",
               file=sys.stderr)
-    if not record["results"]:  # never a success having measured nothing
+    if not typed.rows:  # never a success having measured nothing
         print(f"error: {out.path}: no row was measured (every entry was skipped or could not be built; see the "
               "notes above)", file=sys.stderr)
-    return EXIT_FAILED_ROWS if failed or unbuilt or not record["results"] else 0
+    return EXIT_FAILED_ROWS if failed or unbuilt or not typed.rows else 0
 
 
 def _run_entries(args, options: RunOptions, cfg) -> dict:
@@ -155,16 +157,16 @@ def _run_entries(args, options: RunOptions, cfg) -> dict:
     return run(cfg)
 
 
-def _requested_but_unbuilt(options: RunOptions, record: dict) -> list[dict]:
+def _requested_but_unbuilt(options: RunOptions, record: Record) -> list:
     """Teams named one by one (``--team 0,21``) that could not be built: a run that lacks what it was asked for
     is not a success. With ``--team all`` an unbuildable team is a note, not a failure."""
     if not options.teams or [t.lower() for t in options.teams] == ["all"]:
         return []
-    return [m for m in record["missing"] if "team" in m]
+    return [m for m in record.missing if "team" in m]
 
 
 def optional_baseline(path):
-    from sr_harness.records.run import load_record  # noqa: PLC0415
+    from sr_harness.records.schema import Record  # noqa: PLC0415
     if path is None:
         return None
-    return load_record(path) if Path(path).exists() else None
+    return Record.read(path) if Path(path).exists() else None

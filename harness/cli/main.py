@@ -46,7 +46,7 @@ def cmd_list(args) -> int:
 
 def cmd_report(args) -> int:
     from sr_harness.outputs import Destination, distinct  # noqa: PLC0415
-    from sr_harness.records.run import load_record  # noqa: PLC0415
+    from sr_harness.records.schema import Record  # noqa: PLC0415
     from sr_harness.report.page import report_destination, write_report  # noqa: PLC0415
     from sr_harness.report.tables import is_table  # noqa: PLC0415
 
@@ -56,15 +56,15 @@ def cmd_report(args) -> int:
     runs = [*args.runs, *[p for p in args.optional if Path(p).exists()]]
     inputs = [Destination(Path(p), "record", flag="a run record") for p in runs]
     distinct(dest, *inputs)
-    records = [load_record(p) for p in runs]
+    records = [Record.read(p) for p in runs]
     if fmt == "html":
         speed_ab = None
         if args.speed_ab and Path(args.speed_ab).exists():
             from sr_harness.records.speed_ab import load_ab_record  # noqa: PLC0415
 
             speed_ab = load_ab_record(args.speed_ab)
-            if speed_ab.get("run_id") != records[0]["run_id"]:
-                print(f"note: {args.speed_ab} judged run {speed_ab.get('run_id')}, not {records[0]['run_id']}: "
+            if speed_ab.get("run_id") != records[0].run_id:
+                print(f"note: {args.speed_ab} judged run {speed_ab.get('run_id')}, not {records[0].run_id}: "
                       "its section is left out", file=sys.stderr)
                 speed_ab = None
         write_report(records, dest, baseline=optional_baseline(args.baseline), speed_ab=speed_ab)
