@@ -26,11 +26,16 @@ import torch
 from torch import nn
 
 from .checkpoints import sha256_file
+from .cuda_redirect import Redirects, redirected
 from .external import ExternalModel
 from .fusion_audit import fusion_audit
 
 SCRIPT = "test_demo.py"
 FOREIGN_PACKAGES = ("models", "utils")  # the repositories' own top-level packages
+# The FLOP counters the organizers' scripts call, by the name of the call: NTIRE 2022 counts with its own
+# utils/model_summary.get_model_flops, 2023 on with fvcore (the 2024 script keeps the old call commented out).
+FLOP_COUNTERS = {"FlopCountAnalysis": "fvcore", "get_model_flops": "model_summary"}
+COUNTER_LABELS = {"fvcore": "fvcore FlopCountAnalysis", "model_summary": "the repository's utils/model_summary.get_model_flops"}
 
 
 class TeamUnbuildable(Exception):
@@ -48,22 +53,50 @@ class NtireRepo:
     namespace: dict  # select_model, forward helpers and the script's imported names
     team_ids: tuple[int, ...]  # the ids select_model dispatches on, in script order
     skipped_imports: list[str] = field(default_factory=list)
+    flop_counter: str = "fvcore"  # which FLOP counter the script calls (FLOP_COUNTERS)
 
 
 class NtireTeamModel(ExternalModel):
     """A team's network with the script's own forward helper (``forward_team<NN>`` where the script has one, as its
     ``run`` does); ``net`` is what the organizers measure FLOPs, params and activations on."""
 
-    def __init__(self, net: nn.Module, forward, *, name: str, data_range: float, tile, scale: int = 4):
+    def __init__(self, net: nn.Module, forward, *, name: str, data_range: float, tile, scale: int = 4,
+                 repo: NtireRepo | None = None, redirect: str | None = None):
         super().__init__(net, data_range=data_range, scale=scale, name=name)
-        self._forward, self.tile = forward, tile
+        self._forward, self.tile, self._repo, self._redirect = forward, tile, repo, redirect
 
     @property
     def complexity_module(self) -> nn.Module:
         return self.net
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._forward(x, self.net, self.tile)
+        if self._redirect is None:
+            return self._forward(x, self.net, self.tile)
+        with redirected(self._redirect):  # built only with .cuda() redirected: its forward may call it too
+            return self._forward(x, self.net, self.tile)
+
+    def own_flops(self, input_hw: tuple[int, int]) -> dict:
+        """FLOPs as this repository's script counts them (its FLOP_COUNTERS call), in G, with the counter's name;
+        ``None`` where the script counts with fvcore (the run's own count is that number)."""
+        if self._repo is None or self._repo.flop_counter == "fvcore":
+            return {"flops_counter": COUNTER_LABELS["fvcore"], "flops_g_own": None}
+        count = self._repo.namespace.get("get_model_flops")
+        if count is None:
+            raise TeamUnbuildable("the script counts FLOPs with utils/model_summary.get_model_flops, which did not "
+                                  "import")
+        redirect = redirected(self._redirect) if self._redirect else contextlib.nullcontext()
+        with _inside(self._repo.root, "cpu"), redirect, torch.no_grad():
+            flops = count(self.net, (3, *input_hw), False)
+        return {"flops_counter": COUNTER_LABELS["model_summary"], "flops_g_own": flops / 1e9}
+
+
+def _int_constant(node: ast.AST) -> int | None:
+    """``4`` or ``-1`` (a negative id is a unary minus on a constant in the tree)."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        value = _int_constant(node.operand)
+        return -value if value is not None else None
+    is_int = isinstance(node, ast.Constant) and isinstance(node.value, int) and not isinstance(node.value, bool)
+    return node.value if is_int else None
 
 
 def _team_ids(tree: ast.Module) -> tuple[int, ...]:
@@ -72,9 +105,16 @@ def _team_ids(tree: ast.Module) -> tuple[int, ...]:
         if isinstance(node, ast.FunctionDef) and node.name == "select_model":
             for test in ast.walk(node):
                 if (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "model_id"
-                        and isinstance(test.ops[0], ast.Eq) and isinstance(test.comparators[0], ast.Constant)):
-                    ids.append(test.comparators[0].value)
-    return tuple(dict.fromkeys(i for i in ids if isinstance(i, int)))
+                        and isinstance(test.ops[0], ast.Eq)):
+                    ids.append(_int_constant(test.comparators[0]))
+    return tuple(dict.fromkeys(i for i in ids if i is not None))
+
+
+def _flop_counter(tree: ast.Module) -> str:
+    """The FLOP counter the script calls (a commented-out call is not in the tree); fvcore when it calls none."""
+    called = {FLOP_COUNTERS[name] for node in ast.walk(tree) if isinstance(node, ast.Call)
+              for name in [getattr(node.func, "id", None) or getattr(node.func, "attr", None)] if name in FLOP_COUNTERS}
+    return "fvcore" if "fvcore" in called or not called else "model_summary"
 
 
 @contextlib.contextmanager
@@ -150,7 +190,7 @@ def open_repo(root: str) -> NtireRepo:
                 exec(code, namespace)  # noqa: S102  (the organizers' script, read from the folder the user named)
             except ImportError as exc:  # a utility the harness does not use (cv2, torchvision): noted
                 skipped.append(f"line {node.lineno}: {exc}")
-    return NtireRepo(path.parent, sha256_file(path), namespace, _team_ids(tree), skipped)
+    return NtireRepo(path.parent, sha256_file(path), namespace, _team_ids(tree), skipped, _flop_counter(tree))
 
 
 def _reason(exc: BaseException) -> str:
@@ -166,21 +206,24 @@ def build_team(root: str | os.PathLike, team: int, device: str = "cpu") -> tuple
                               f"{', '.join(map(str, repo.team_ids))})")
     args = types.SimpleNamespace(model_id=team)
     weights: list[Path] = []
+    redirects = Redirects(device)
     try:
-        with _inside(repo.root, device, weights), torch.no_grad():
+        with _inside(repo.root, device, weights), redirected(device, redirects), torch.no_grad():
             net, name, data_range, tile = repo.namespace["select_model"](args, torch.device(device))
             source = _source_of(net, repo.root)
     except Exception as exc:  # noqa: BLE001  (foreign code: any failure is this team's reason, the run goes on)
         raise TeamUnbuildable(_reason(exc)) from None
     helper = f"forward_team{team:02}"
     forward = repo.namespace.get(helper) or repo.namespace["forward"]
-    model = NtireTeamModel(net, forward, name=str(name), data_range=data_range, tile=tile)
+    model = NtireTeamModel(net, forward, name=str(name), data_range=data_range, tile=tile, repo=repo,
+                           redirect=device if redirects.calls else None)
     info = {"ntire_repo": str(repo.root), "script_sha256": repo.script_sha256, "team": team, "class":
             type(net).__name__, "source": source, "data_range": float(data_range),
             "tile": tile, "forward": helper if helper in repo.namespace else "forward",
             "skipped_imports": repo.skipped_imports,
             "weights": [_shown(w, repo.root) for w in weights],
-            "weights_sha256": [sha256_file(w) for w in weights]}
+            "weights_sha256": [sha256_file(w) for w in weights], "flop_counter": repo.flop_counter,
+            "cuda_redirected": redirects.calls}
     info["fusion_audit"] = fusion_audit(net, data_range=float(data_range))
     if source is not None:
         info["source_sha256"] = sha256_file(Path(repo.root, source))

@@ -11,7 +11,7 @@ from sr_harness.run.timing import REFERENCE_KEY
 
 
 def count_complexity(cfg: RunConfig, nets: list, in_run, reference, passes: list) -> tuple[dict, dict]:
-    """fvcore counts per model, and the speed reference's (its row's when it is one of the run's models). A model
+    """fvcore counts per model (and an NTIRE team's FLOPs by its own script's counter), and the speed reference's (its row's when it is one of the run's models). A model
     that failed on every dataset is not counted; one whose count raises fails on every dataset."""
     from sr_harness.protocols.complexity import measure_complexity  # noqa: PLC0415
 
@@ -25,6 +25,8 @@ def count_complexity(cfg: RunConfig, nets: list, in_run, reference, passes: list
             try:
                 complexity[m.key] = measure_complexity(measured, input_hw=cfg.protocol.complexity_hw,
                                                        device=cfg.device).to_dict()
+                if hasattr(m.module, "own_flops"):  # an NTIRE team: also FLOPs as its year's script counts them
+                    complexity[m.key] |= m.module.own_flops(cfg.protocol.complexity_hw)
             except Exception as exc:  # noqa: BLE001  (foreign code: its row fails, the run goes on)
                 if m.key == REFERENCE_KEY or m is in_run:
                     raise
