@@ -27,6 +27,7 @@ from sr_harness.config.types import (  # noqa: F401  (re-exported: the configura
     Suite,
 )
 from sr_harness.config.options import RunOptions
+from sr_harness.config.shards import shard_pairs
 from sr_harness.config.sources import external_entry, run_scale, suite_file_entry, team_entries
 
 
@@ -250,9 +251,14 @@ def config_from(opts: RunOptions) -> RunConfig:
     if opts.max_pixels is not None and opts.max_pixels < 1:
         raise ConfigError(f"--max-pixels must be >= 1, got {opts.max_pixels}")
     scale = run_scale(suite, [e for e in resolved if e.external is not None])
+    every = tuple(e.key for e in resolved)
+    pairs = shard_pairs(opts.shard, list(every), len(data_specs)) if opts.shard else None
+    if pairs is not None:  # an entry with no pair in this shard is not even built
+        resolved = [e for e in resolved if any(key == e.key for key, _ in pairs)]
     return RunConfig(suite=suite_name, models=tuple(resolved), data=data_specs, scale=scale, device=device,
                      headline=suite.headline, description=suite.description, protocol=protocol,
-                     max_pixels=opts.max_pixels, fused_rows=opts.fused, timed_for_baseline=opts.for_baseline)
+                     max_pixels=opts.max_pixels, fused_rows=opts.fused, timed_for_baseline=opts.for_baseline,
+                     shard=opts.shard, shard_pairs=pairs, shard_entries=every if pairs is not None else ())
 
 
 def check_cuda(device: str) -> None:

@@ -13,6 +13,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from sr_harness.config.shards import shard_spec
 from sr_harness.config.types import SUITES_FILE
 from sr_harness.errors import gibibytes, positive_int, seconds, thread_count
 
@@ -81,6 +82,9 @@ class RunOptions:
     entry_memory_limit: float | None = field(default=None, metadata=_opt(
         "--entry-memory-limit", "address space a foreign entry's process may map, GiB (default 12)",
         type=gibibytes, metavar="GIB"))
+    shard: str | None = field(default=None, metadata=_opt(
+        "--shard", "run only slice K of N of the (entry, dataset) pairs, deterministically (join the shard records "
+        "with `sr-harness merge`)", type=shard_spec, metavar="K/N"))
     max_pixels: int | None = field(default=None, metadata=_opt(
         "--max-pixels", "refuse images with more pixels than this (default 36,000,000), checked before decoding",
         type=positive_int))

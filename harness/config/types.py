@@ -109,9 +109,18 @@ class RunConfig:
     max_pixels: int | None = None  # per-image pixel limit (None = harness.data.DEFAULT_MAX_PIXELS)
     fused_rows: bool = False  # --fused: models that fold cleanly also evaluated folded (<label>_fused)
     timed_for_baseline: bool = False  # --for-baseline: rounds and processes x protocol.baseline_timing
+    shard: str | None = None  # --shard K/N (config.shards): only these (entry key, dataset index) pairs run
+    shard_pairs: frozenset | None = None
+    shard_entries: tuple[str, ...] = ()  # every entry of the unsliced run, in order (merge restores it)
+
+    def runs_on(self, key: str, dataset_index: int) -> bool:
+        """Whether the entry ``key`` (a folded row: its entry's key) runs on dataset ``dataset_index``."""
+        return self.shard_pairs is None or (key, dataset_index) in self.shard_pairs
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        del data["shard_pairs"]  # the shard spec names them
+        return data
 
 
 @dataclass(frozen=True)

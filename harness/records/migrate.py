@@ -15,7 +15,7 @@ CURRENT = 3
 
 TOP_DEFAULTS = {"created_utc": None, "suite": None, "headline": "psnr_y", "description": None, "datasets": [],
                 "missing": [], "speed_reference": None, "phase_seconds": {}, "wall_seconds": 0.0, "accepted": [],
-                "ntire_average": {}, "ntire_runs": {}}
+                "ntire_average": {}, "ntire_runs": {}, "shard": None, "shards": []}
 ROW_DEFAULTS = {"variant": "", "status": "ok", "error": None, "n_images": None, "checkpoint": None, "source": None,
                 "per_image": [], "runtime": None, "timing_input": None, "speed": None, "complexity": None,
                 "training": None}

@@ -28,7 +28,8 @@ _OPT = type(None)
 _TOP = {"kind": str, "schema_version": int, "run_id": str, "config": dict, "env": dict, "results": list,
         "created_utc": (str, _OPT), "suite": (str, _OPT), "headline": (str, _OPT), "description": (str, _OPT),
         "datasets": list, "missing": list, "speed_reference": (dict, _OPT), "phase_seconds": dict,
-        "wall_seconds": (int, float), "accepted": list, "ntire_average": dict, "ntire_runs": dict}
+        "wall_seconds": (int, float), "accepted": list, "ntire_average": dict, "ntire_runs": dict,
+        "shard": (dict, _OPT), "shards": list}
 _TOP_OPTIONAL: set = set()  # version 3 writes every field (records.migrate.complete)
 _ROW = {"model": str, "arch": str, "variant": str, "dataset": str, "status": str, "error": (str, _OPT),
         "n_images": (int, _OPT), "checkpoint": (dict, _OPT), "source": (dict, _OPT), "metrics": dict, "per_image": list,

@@ -234,6 +234,15 @@ def _timed(cfg: RunConfig, dataset, done: dict, nets: list, in_run, reference) -
                 REFERENCE_KEY)
 
 
+def _sliced(cfg: RunConfig, loaded: list, datasets: list) -> tuple[list, dict]:
+    """The datasets this run (or --shard slice) touches, and per dataset name the models that run on it."""
+    def entry_key(m: LoadedModel) -> str:  # a folded row runs where its entry does
+        return ((m.checkpoint or {}).get("folded") or {}).get("from", m.key)
+
+    on = {d.name: [m for m in loaded if cfg.runs_on(entry_key(m), i)] for i, d in enumerate(datasets)}
+    return [d for d in datasets if on[d.name] or cfg.shard is None], on
+
+
 def _run(cfg: RunConfig, datasets: list | None) -> dict:
     from sr_harness.protocols.runtime import ntire_pass  # noqa: PLC0415
 
@@ -249,15 +258,16 @@ def _run(cfg: RunConfig, datasets: list | None) -> dict:
     nets = [m for m in loaded if m.module is not None]
     for m in nets:
         m.module.to(device)
-    in_run, reference = speed_reference(cfg, nets)
+    in_run, reference = speed_reference(cfg, nets if cfg.shard is None else [])  # a slice: the reference apart
     reference.to(device)
+    names, (datasets, on) = [d.name for d in datasets], _sliced(cfg, loaded, datasets)
 
     ntire = cfg.protocol.runtime_mode == "ntire"
     # Every quality pass first: in NTIRE mode a model's first image is its first forward on this device.
     passes = []
     with ntire_pass() if ntire else contextlib.nullcontext():
         for first, dataset in enumerate(datasets):
-            passes.append(_dataset_pass(cfg, dataset, loaded, reference if ntire and in_run is None else None,
+            passes.append(_dataset_pass(cfg, dataset, on[dataset.name], reference if ntire and in_run is None else None,
                                         clock=clock, cold=first == 0))
     t0 = time.perf_counter()  # complexity after the timed passes: fvcore's trace is a forward of the model
     complexity, ref_complexity = count_complexity(cfg, nets, in_run, reference, passes)
@@ -267,11 +277,12 @@ def _run(cfg: RunConfig, datasets: list | None) -> dict:
     for dataset, done in zip(datasets, passes):
         dataset_info.append(done["info"])
         t0 = time.perf_counter()
-        runtime, speed, timing_input, ref_key = _timed(cfg, dataset, done, nets, in_run, reference)
-        if nets:
+        here = [m for m in on[dataset.name] if m.module is not None]
+        runtime, speed, timing_input, ref_key = _timed(cfg, dataset, done, here, in_run, reference)
+        if here:
             ref_runtime[dataset.name] = {"runtime": runtime[ref_key], "speed": speed[ref_key]}
         clock["timing"] += time.perf_counter() - t0
-        results += [_row(m, dataset, done, runtime, speed, timing_input, complexity) for m in loaded]
+        results += [_row(m, dataset, done, runtime, speed, timing_input, complexity) for m in on[dataset.name]]
 
     run_id = started.strftime("%Y%m%d_%H%M%S") + f"_{(env['git']['commit'] or 'nogit')[:12]}" + (
         "_dirty" if env["git"]["dirty"] else "")
@@ -284,5 +295,5 @@ def _run(cfg: RunConfig, datasets: list | None) -> dict:
         "speed_reference": {"model": cfg.protocol.speed_reference, "complexity": ref_complexity,
                             "per_dataset": ref_runtime},
         "phase_seconds": dict(clock), "wall_seconds": (dt.datetime.now(dt.timezone.utc) - started).total_seconds(),
-        **summary,
+        **summary, **({"shard": {"spec": cfg.shard, "entries": cfg.shard_entries, "datasets": names}} if cfg.shard else {}),
     }
