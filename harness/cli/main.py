@@ -1,5 +1,6 @@
 """Command line: `python -m sr_harness {list, eval, report}`; eval in cli/eval.py, compare and baseline in
-cli/gate.py, calibrate in cli/calibrate.py, train/prune/fuse from the trainer.
+cli/gate.py, calibrate in cli/calibrate.py, leaderboard and merge in cli/board.py, train/prune/fuse from the
+trainer.
 
 Every failure is one line on stderr and an exit code (sr_harness.errors); --debug shows the traceback instead.
 Nothing heavy (torch) is imported before a command runs, so --help, --version and list start fast.
@@ -107,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     nested = add_gate_commands(sub)
     add_subcommand(sub)
+    from sr_harness.cli.board import add_subcommands as add_board_commands  # noqa: PLC0415
+
+    add_board_commands(sub)
     from sr_harness.trainer.commands import add_subcommands  # noqa: PLC0415  (argument definitions only: no torch)
 
     add_subcommands(sub)

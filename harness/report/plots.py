@@ -46,6 +46,30 @@ def pareto_svg(points: list[dict], *, xlabel: str, ylabel: str, title: str) -> s
     return _svg(fig)
 
 
+def groups_svg(points: list[dict], *, xlabel: str, ylabel: str, title: str) -> str:
+    """Many points coloured by group (a year): points are dicts with label, group, x, y. The Pareto front over all
+    of them is drawn and its points labelled; the legend lists the groups, not the points."""
+    fig, ax = plt.subplots(figsize=(7.2, 4.4), dpi=100)
+    groups = list(dict.fromkeys(p["group"] for p in points))
+    for i, group in enumerate(groups):
+        mine = [p for p in points if p["group"] == group]
+        ax.scatter([p["x"] for p in mine], [p["y"] for p in mine], s=22, zorder=3, marker="osD^v"[i % 5],
+                   color=f"C{i}", alpha=0.8, label=plain(group))
+    front = pareto_front([(p["x"], p["y"]) for p in points])
+    if len(front) > 1:
+        ax.plot(*zip(*front), color="0.4", linestyle="--", linewidth=1, zorder=2, label="Pareto front")
+    on_front = set(front)
+    for p in points:
+        if (p["x"], p["y"]) in on_front:
+            ax.annotate(plain(p["label"]), (p["x"], p["y"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(plain(title), fontsize=10)
+    ax.grid(True, linewidth=0.4, alpha=0.6)
+    return _svg(fig)
+
+
 def pruning_svg(curve: list[dict], *, title: str, floor_db: float | None = None) -> str:
     """curve: pruning steps with step, params, psnr_y, accepted (run.training_summary). Steps are joined in order;
     kept steps are filled, the step that fell below the floor is hollow, the shipped (last kept) one is ringed."""

@@ -27,9 +27,14 @@ def main_table(records: list) -> tuple[list[str], list[list], list[bool]]:
 
 def to_csv(records: list) -> str:
     header, body, _ = main_table(records)
+    return csv_text(header, body)
+
+
+def csv_text(header: list[str], body: list[list]) -> str:
+    """A table as CSV whose text cells a spreadsheet will not run (``_csv_cell``)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
+    writer.writerow([_csv_cell(h) for h in header])
     writer.writerows([[_csv_cell(v) for v in row] for row in body])
     return out.getvalue()
 
@@ -54,7 +59,11 @@ def _md_cell(value) -> str:
 
 
 def to_markdown(records: list) -> str:
-    header, body, numeric = main_table(records)
+    return markdown_text(*main_table(records))
+
+
+def markdown_text(header: list[str], body: list[list], numeric: list[bool]) -> str:
+    """A table as Markdown whose cells stay text (``_md_cell``)."""
     lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |",
              "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
     lines += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in body]
