@@ -118,9 +118,10 @@ def _flop_counter(tree: ast.Module) -> str:
 
 
 @contextlib.contextmanager
-def _inside(root: Path, map_location, loaded: list | None = None):
+def _inside(root: Path, map_location, loaded: list | None = None, trust: bool = False):
     """The repository as the script expects to run: its cwd, its packages first; restored afterwards. Files that
-    ``torch.load`` reads meanwhile are appended to ``loaded``."""
+    ``torch.load`` reads meanwhile are appended to ``loaded``; only with ``trust`` may a file inside ``root`` be
+    unpickled whole (weights_only=False), never one elsewhere."""
     saved_modules = {k: v for k, v in sys.modules.items() if k.split(".")[0] in FOREIGN_PACKAGES}
     for name in saved_modules:
         del sys.modules[name]
@@ -131,7 +132,8 @@ def _inside(root: Path, map_location, loaded: list | None = None):
 
     @functools.wraps(original_load)
     def safe_load(f, *args, **kwargs):
-        kwargs["weights_only"], kwargs["map_location"] = True, map_location
+        inside = isinstance(f, (str, os.PathLike)) and Path(root, f).resolve().is_relative_to(root.resolve())
+        kwargs["weights_only"], kwargs["map_location"] = not (trust and inside), map_location
         if loaded is not None and isinstance(f, (str, os.PathLike)):
             loaded.append(Path(f).resolve())
         return original_load(f, *args, **kwargs)
@@ -198,8 +200,10 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:240]}"
 
 
-def build_team(root: str | os.PathLike, team: int, device: str = "cpu") -> tuple[NtireTeamModel, dict]:
-    """Team ``team``'s model as ``select_model`` builds it on ``device``, and what the record keeps about it."""
+def build_team(root: str | os.PathLike, team: int, device: str = "cpu", *,
+               trust_repo: bool = False) -> tuple[NtireTeamModel, dict]:
+    """Team ``team``'s model as ``select_model`` builds it on ``device``, and what the record keeps about it;
+    ``trust_repo`` lets a whole pickled module inside the repository load (--trust-repo)."""
     repo = open_repo(str(Path(root).expanduser().resolve()))
     if team not in repo.team_ids:
         raise TeamUnbuildable(f"select_model has no branch for team {team} (ids: "
@@ -208,11 +212,13 @@ def build_team(root: str | os.PathLike, team: int, device: str = "cpu") -> tuple
     weights: list[Path] = []
     redirects = Redirects(device)
     try:
-        with _inside(repo.root, device, weights), redirected(device, redirects), torch.no_grad():
+        with _inside(repo.root, device, weights, trust_repo), redirected(device, redirects), torch.no_grad():
             net, name, data_range, tile = repo.namespace["select_model"](args, torch.device(device))
             source = _source_of(net, repo.root)
     except Exception as exc:  # noqa: BLE001  (foreign code: any failure is this team's reason, the run goes on)
-        raise TeamUnbuildable(_reason(exc)) from None
+        pickled = "Weights only load failed" in str(exc) and not trust_repo
+        raise TeamUnbuildable(("a file stores a whole pickled module, which loads only with --trust-repo (unpickling "
+                               "runs code from it): " if pickled else "") + _reason(exc)) from None
     helper = f"forward_team{team:02}"
     forward = repo.namespace.get(helper) or repo.namespace["forward"]
     model = NtireTeamModel(net, forward, name=str(name), data_range=data_range, tile=tile, repo=repo,
@@ -223,7 +229,7 @@ def build_team(root: str | os.PathLike, team: int, device: str = "cpu") -> tuple
             "skipped_imports": repo.skipped_imports,
             "weights": [_shown(w, repo.root) for w in weights],
             "weights_sha256": [sha256_file(w) for w in weights], "flop_counter": repo.flop_counter,
-            "cuda_redirected": redirects.calls}
+            "cuda_redirected": redirects.calls, "trusted": trust_repo}
     info["fusion_audit"] = fusion_audit(net, data_range=float(data_range))
     if source is not None:
         info["source_sha256"] = sha256_file(Path(repo.root, source))

@@ -78,7 +78,8 @@ def repo(tmp_path_factory):
     conv = nn.Conv2d(3, 3, 3, padding=1)
     torch.save({"conv.weight": conv.weight.detach(), "conv.bias": conv.bias.detach()},
                root / "model_zoo" / "team00_tiny.pth")
-    torch.save(nn.Sequential(nn.Conv2d(3, 3, 3, padding=1)), root / "model_zoo" / "team13_whole_module.pth")
+    torch.save(nn.Sequential(nn.Conv2d(3, 48, 3, padding=1), nn.PixelShuffle(4)),
+               root / "model_zoo" / "team13_whole_module.pth")
     return root
 
 
@@ -95,13 +96,23 @@ def test_2023_and_2026_layouts_build_what_can_be_built_and_say_why_not(repo):
     assert team["metrics"]["psnr_y"] > 15
     assert missing["team01"].startswith("UnboundLocalError")  # the 2025/2026 placeholder branch
     assert "weights_only" in missing["team13"] or "Weights only load failed" in missing["team13"]  # never unpickled
+    assert "--trust-repo" in missing["team13"]  # the refusal names the flag that lifts it
+
+
+def test_a_whole_pickled_module_loads_only_with_trust_repo(repo):
+    cfg = build_config(ntire_repo=str(repo), teams=["13"], data=["embedded"], rounds=1, warmup=0, timing_size=32,
+                       trust_repo=True)
+    record = run(cfg)
+    (row,) = record["results"]
+    assert row["model"] == "team13" and row["status"] == "ok" and row["checkpoint"]["trusted"] is True
+    assert row["checkpoint"]["weights"] == ["model_zoo/team13_whole_module.pth"]
 
 
 def test_a_team_asked_for_by_id_that_cannot_be_built_exits_4_and_all_stays_0(repo, tmp_path, capsys):
     from sr_harness.cli.main import main
 
     common = ["--ntire-repo", str(repo), "--data", "embedded", "--rounds", "1", "--warmup", "0",
-              "--timing-size", "32", "--force"]
+              "--timing-size", "32", "--force", "--isolation", "none"]  # exit codes here; isolation: test_foreign_failures
     assert main(["eval", "--team", "13", "--out", str(tmp_path / "one.json"), *common]) == 4
     assert "team13 was asked for by --team and could not be built" in capsys.readouterr().err
     assert main(["eval", "--team", "0", "--out", str(tmp_path / "ok.json"), *common]) == 0

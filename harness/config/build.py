@@ -240,9 +240,8 @@ def config_from(opts: RunOptions) -> RunConfig:
     data_specs = tuple(opts.data) if opts.data else suite.data
     if not data_specs:
         raise ConfigError(f"suite {suite_name or 'ad-hoc'!r} needs --data DIR (e.g. ../shared/datasets/Set5)")
-    protocol = _overridden(suite.protocol, dict(runtime_mode=opts.runtime_mode, rounds=opts.rounds,
-                                                warmup=opts.warmup, timing_size=opts.timing_size,
-                                                threads=opts.threads),
+    protocol = _overridden(suite.protocol, dict(runtime_mode=opts.runtime_mode, rounds=opts.rounds, warmup=opts.warmup,
+                                                timing_size=opts.timing_size, threads=opts.threads),
                            opts.extra_metrics, opts.timing_processes, opts.for_baseline)
     device = device or "cpu"
     if device not in ("cpu", "cuda"):
@@ -251,14 +250,15 @@ def config_from(opts: RunOptions) -> RunConfig:
     if opts.max_pixels is not None and opts.max_pixels < 1:
         raise ConfigError(f"--max-pixels must be >= 1, got {opts.max_pixels}")
     scale = run_scale(suite, [e for e in resolved if e.external is not None])
-    every = tuple(e.key for e in resolved)
+    every = tuple(e.key for e in resolved)  # the run's entries; a shard keeps those it has a pair of
     pairs = shard_pairs(opts.shard, list(every), len(data_specs)) if opts.shard else None
-    if pairs is not None:  # an entry with no pair in this shard is not even built
+    if pairs is not None:
         resolved = [e for e in resolved if any(key == e.key for key, _ in pairs)]
     return RunConfig(suite=suite_name, models=tuple(resolved), data=data_specs, scale=scale, device=device,
                      headline=suite.headline, description=suite.description, protocol=protocol,
                      max_pixels=opts.max_pixels, fused_rows=opts.fused, timed_for_baseline=opts.for_baseline,
-                     shard=opts.shard, shard_pairs=pairs, shard_entries=every if pairs is not None else ())
+                     shard=opts.shard, shard_pairs=pairs, shard_entries=every if pairs is not None else (),
+                     trust_repo=opts.trust_repo)
 
 
 def check_cuda(device: str) -> None:

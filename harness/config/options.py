@@ -44,6 +44,10 @@ class RunOptions:
     teams: list[str] | None = field(default=None, metadata=_opt(
         "--team", "with --ntire-repo: team ids (as select_model numbers them), or 'all'", metavar="N[,M...]",
         type=comma_list))
+    trust_repo: bool = field(default=False, metadata=_opt(
+        "--trust-repo", "with --ntire-repo: also load whole pickled modules stored inside DIR (unpickling runs code "
+        "from those files; its Python scripts run anyway). Without it only tensors load (weights_only)",
+        action="store_true"))
     fused: bool = field(default=False, metadata=_opt(
         "--fused", "a model with a fold method (switch_to_deploy, reparameterize, fuse, fuse_model: --model and "
         "--team networks, the project's unfused form) is also evaluated folded, as a row <label>_fused",

@@ -112,6 +112,7 @@ class RunConfig:
     shard: str | None = None  # --shard K/N (config.shards): only these (entry key, dataset index) pairs run
     shard_pairs: frozenset | None = None
     shard_entries: tuple[str, ...] = ()  # every entry of the unsliced run, in order (merge restores it)
+    trust_repo: bool = False  # --trust-repo: whole pickled modules inside --ntire-repo DIR may be unpickled
 
     def runs_on(self, key: str, dataset_index: int) -> bool:
         """Whether the entry ``key`` (a folded row: its entry's key) runs on dataset ``dataset_index``."""

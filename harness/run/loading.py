@@ -48,7 +48,7 @@ def load_models(cfg: RunConfig) -> tuple[list[LoadedModel], list[dict]]:
             loaded.append(LoadedModel(entry.key, BICUBIC, entry.variant, None, None))
             continue
         if entry.external is not None and "team" in entry.external:
-            team = _ntire_team(entry, cfg.device)
+            team = _ntire_team(entry, cfg.device, cfg.trust_repo)
             if isinstance(team, LoadedModel):
                 loaded += [team, *_folded_row(team, cfg)]
             else:
@@ -98,13 +98,13 @@ def _folded_row(model: LoadedModel, cfg: RunConfig) -> list[LoadedModel]:
                         folded.eval(), info)]
 
 
-def _ntire_team(entry, device: str):
+def _ntire_team(entry, device: str, trust_repo: bool = False):
     """A team built by the organizers' select_model, or (when it cannot be built) its entry for ``missing``."""
     from sr_harness.models.ntire import TeamUnbuildable, build_team  # noqa: PLC0415
 
     spec = entry.external
     try:
-        module, info = build_team(spec["ntire_repo"], spec["team"], device)
+        module, info = build_team(spec["ntire_repo"], spec["team"], device, trust_repo=trust_repo)
     except TeamUnbuildable as exc:
         return {"model": entry.key, "checkpoint": f"{spec['ntire_repo']}/test_demo.py select_model",
                 "variant": entry.variant, "team": spec["team"], "reason": str(exc)}
