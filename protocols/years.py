@@ -32,6 +32,33 @@ class YearRule:
     source: str
     weights: dict[str, float] = field(default_factory=dict)
     thresholds_db: dict[str, float] = field(default_factory=dict)
+    published: str | None = None  # file (beside this one) with the year's published results table
+
+
+# Published complexity columns -> (the record's complexity field, scale to the published unit, tolerance). A value
+# matches when it agrees to the printed precision: half a unit of the last digit; params one unit (tables print
+# them truncated as often as rounded).
+PUBLISHED_COLUMNS = {"params_m": ("params", 1e-6, 0.001), "flops_g": ("flops_g_own", 1.0, 0.005),
+                     "activations_m": ("activations_m", 1.0, 0.005), "convs": ("convs", 1, 0)}
+
+
+def load_published(rule: YearRule) -> dict[int, dict]:
+    """The year's published results per team id (empty where the year has none carried)."""
+    if not rule.published:
+        return {}
+    with open(YEARS_FILE.with_name(rule.published), "rb") as fh:
+        data = tomllib.load(fh)
+    return {e["team"]: {**e, "source": data["source"]["table"]} for e in data["entry"]}
+
+
+def published_differences(published: dict, complexity: dict) -> list[str]:
+    """The published complexity columns a measurement does not reproduce (empty: all four match)."""
+    differ = []
+    for column, (field_name, scale, tol) in PUBLISHED_COLUMNS.items():
+        measured = complexity.get(field_name)
+        if measured is None or abs(measured * scale - published[column]) > tol + 1e-9:
+            differ.append(column)
+    return differ
 
 
 def load_years(path: str | Path = YEARS_FILE) -> dict[int, YearRule]:

@@ -20,7 +20,7 @@ def test_list(capsys):
 
 def test_unknown_suite(capsys):
     assert main(["eval", "--suite", "nightly", "--out", "x.json"]) == 2
-    assert "unknown suite 'nightly'; known suites: default, ntire2024, ntire2024-zoo, official" in one_line_error(capsys)
+    assert "unknown suite 'nightly'; known suites: default, ntire-zoo, ntire2024, ntire2024-zoo, official" in one_line_error(capsys)
 
 
 def test_unknown_model(capsys, tmp_path):

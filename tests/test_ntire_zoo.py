@@ -1,10 +1,13 @@
-"""--ntire-repo: every NTIRE 2024 ESR team the organizers' select_model builds here, judged by the harness, equals
-what the organizers' own code gives for the same team (their utils_image pipeline, model_summary, fvcore)."""
+"""--ntire-repo: every NTIRE 2022 and 2024 ESR team the organizers' select_model builds here, judged by the
+harness, equals what the organizers' own code gives for the same team (their utils_image pipeline, model_summary,
+fvcore; 2022's FLOPs by its own model_summary.get_model_flops)."""
 
+import contextlib
 import importlib
 import importlib.util
 import math
 import os
+import re
 import sys
 import types
 import warnings
@@ -12,6 +15,7 @@ import warnings
 import pytest
 import torch
 from sr_harness.config.build import ConfigError, build_config
+from sr_harness.models.cuda_redirect import redirected
 from sr_harness.run.runner import run
 
 pytestmark = [pytest.mark.data, pytest.mark.slow]
@@ -19,9 +23,17 @@ pytestmark = [pytest.mark.data, pytest.mark.slow]
 FOREIGN = ("models", "utils", "torchvision")
 
 
-@pytest.fixture(scope="module")
-def repo(shared_dir):
-    return shared_dir / "third_party" / "NTIRE2024_ESR"
+# What each repository's zoo is known to hold on a CPU-only machine: teams that must be rows, and teams that
+# cannot be built with a word of their reason.
+EXPECTED = {
+    "NTIRE2024_ESR": {"rows": (0, 21, 23, 38, 39), "missing": {48: "team48_EfficientSRGAN_update.pth"}},
+    "NTIRE2022_ESR": {"rows": (-1, 0, 4, 15), "missing": {}},
+}
+
+
+@pytest.fixture(scope="module", params=sorted(EXPECTED))
+def repo(shared_dir, request):
+    return shared_dir / "third_party" / request.param
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +73,15 @@ def organizers(repo):
 
 
 def _organizers_team(demo, team):
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return demo.select_model(types.SimpleNamespace(model_id=team), torch.device("cpu"))
-    except Exception:  # noqa: BLE001  (a team their code cannot build here)
-        return None
+    """Their select_model's result and whether it needed .cuda() sent to the CPU; None where it cannot build."""
+    for redirect in (False, True):
+        try:
+            with warnings.catch_warnings(), redirected("cpu") if redirect else contextlib.nullcontext():
+                warnings.simplefilter("ignore")
+                return demo.select_model(types.SimpleNamespace(model_id=team), torch.device("cpu")), redirect
+        except Exception:  # noqa: BLE001  (a team their code cannot build here)
+            continue
+    return None, False
 
 
 def _organizers_psnr(demo, built, set5, team):
@@ -84,8 +99,8 @@ def _organizers_psnr(demo, built, set5, team):
 
 @pytest.fixture(scope="module")
 def zoo_record(repo, shared_dir):
-    cfg = build_config("ntire2024-zoo", ntire_repo=str(repo), data=[str(shared_dir / "datasets" / "Set5")],
-                       rounds=1, warmup=0, timing_size=32)
+    cfg = build_config("ntire-zoo", ntire_repo=str(repo), data=[str(shared_dir / "datasets" / "Set5")],
+                       rounds=1, warmup=0, timing_size=32, isolation="none")
     assert cfg.headline == "psnr_rgb" and len(cfg.models) == len(_ids(repo))  # the named suite: every team
     return run(cfg)
 
@@ -93,19 +108,24 @@ def zoo_record(repo, shared_dir):
 def test_every_team_is_a_row_or_listed_with_its_reason(zoo_record, repo):
     rows = {r["model"]: r for r in zoo_record["results"]}
     missing = {m["model"]: m["reason"] for m in zoo_record["missing"]}
-    for team in (0, 21, 23, 38, 48):
-        assert (f"team{team:02}" in rows) != (f"team{team:02}" in missing)
-    assert "FileNotFoundError" in missing["team48"] and "team48_EfficientSRGAN_update.pth" in missing["team48"]
+    expected = EXPECTED[repo.name]
+    assert {f"team{t:02}" for t in expected["rows"]} <= set(rows)
+    for team, words in expected["missing"].items():
+        assert words in missing[f"team{team:02}"]
     assert set(rows) | set(missing) == {f"team{t:02}" for t in _ids(repo)}
+    assert not set(rows) & set(missing)
     assert all(reason and "\n" not in reason for reason in missing.values())
 
 
-def _ids(repo):
-    import ast  # noqa: PLC0415
+def _counts_with_model_summary(script) -> bool:
+    """Whether the script calls get_model_flops on a line that is not a comment (2022 does, 2024 commented it)."""
+    lines = open(script, encoding="utf-8").read().splitlines()
+    return any("get_model_flops(" in line and not line.strip().startswith(("#", "from", "def")) for line in lines)
 
-    tree = ast.parse((repo / "test_demo.py").read_text())
-    return {n.comparators[0].value for n in ast.walk(tree) if isinstance(n, ast.Compare)
-            and getattr(n.left, "id", None) == "model_id" and isinstance(n.comparators[0], ast.Constant)}
+
+def _ids(repo):
+    """Every id the script's select_model compares model_id with, read as text (negative ones included)."""
+    return {int(i) for i in re.findall(r"model_id == (-?\d+)", (repo / "test_demo.py").read_text())}
 
 
 def test_built_teams_equal_the_organizers_own_numbers(zoo_record, organizers, shared_dir):
@@ -113,10 +133,12 @@ def test_built_teams_equal_the_organizers_own_numbers(zoo_record, organizers, sh
     from fvcore.nn import FlopCountAnalysis  # noqa: PLC0415
 
     rows = {r["model"]: r for r in zoo_record["results"]}
-    built_by_organizers = {}
+    built_by_organizers, redirected_by_organizers = {}, set()
     for key in sorted(rows) + [m["model"] for m in zoo_record["missing"]]:
-        built = _organizers_team(demo, int(key.removeprefix("team")))
+        built, redirect = _organizers_team(demo, int(key.removeprefix("team")))
         built_by_organizers[key] = built is not None
+        if redirect:
+            redirected_by_organizers.add(key)
         if built is None or key not in rows:
             continue
         row, team, model = rows[key], int(key.removeprefix("team")), built[0]
@@ -135,11 +157,24 @@ def test_built_teams_equal_the_organizers_own_numbers(zoo_record, organizers, sh
         assert complexity["convs"] == convs, key
         assert complexity["activations_m"] == pytest.approx(activations / 1e6, abs=1e-12), key
         assert complexity["flops_g"] == pytest.approx(flops / 1e9, abs=1e-12), key
-    # the harness builds exactly the teams the organizers' code builds on this machine
+        if _counts_with_model_summary(demo.__file__):
+            own = demo.get_model_flops(model, (3, 256, 256), False)  # 2022: the counter its script calls
+            assert complexity["flops_g_own"] == pytest.approx(own / 1e9, abs=1e-12), key
+        else:
+            assert complexity["flops_g_own"] is None, key
+    # the harness builds exactly the teams the organizers' code builds here, with .cuda() sent to the CPU where
+    # their code calls it, and says which
     assert {k for k, ok in built_by_organizers.items() if ok} == set(rows)
+    assert {k for k, r in rows.items() if r["checkpoint"]["cuda_redirected"]} == redirected_by_organizers
 
 
-def test_team_options_are_checked_before_any_work(repo, tmp_path):
+@pytest.fixture(scope="module")
+def repo2024(shared_dir):
+    return shared_dir / "third_party" / "NTIRE2024_ESR"
+
+
+def test_team_options_are_checked_before_any_work(repo2024, tmp_path):
+    repo = repo2024
     chosen = build_config("ntire2024-zoo", ntire_repo=str(repo), teams=["21", "0"], data=["embedded"])
     assert [m.key for m in chosen.models] == ["team21", "team00"]
     with pytest.raises(ConfigError, match="go together"):
@@ -150,7 +185,8 @@ def test_team_options_are_checked_before_any_work(repo, tmp_path):
         build_config(ntire_repo=str(tmp_path), teams=["0"], data=["embedded"])
 
 
-def test_a_suite_file_can_name_teams(repo, tmp_path):
+def test_a_suite_file_can_name_teams(repo2024, tmp_path):
+    repo = repo2024
     suite = tmp_path / "zoo.toml"
     suite.write_text(f'[zoo]\ndata = ["embedded"]\n[[zoo.models]]\nntire_repo = "{repo}"\nteam = 21\n'
                      '[[zoo.models]]\nntire_repo = "' + str(repo) + '"\nteam = 0\nlabel = "baseline"\n')

@@ -8,7 +8,7 @@ from sr_harness.config.build import ConfigError, build_config, load_suites
 
 def test_shipped_suites():
     suites = load_suites()
-    assert set(suites) == {"default", "official", "ntire2024", "trained", "ntire2024-zoo"}
+    assert set(suites) == {"default", "official", "ntire2024", "trained", "ntire2024-zoo", "ntire-zoo"}
     default = suites["default"]
     assert default.data == ("embedded",) and default.weights == "project"
     assert [m.name for m in default.models][0] == "bicubic"

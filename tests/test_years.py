@@ -37,3 +37,15 @@ def test_a_repository_is_told_by_its_script_or_its_folder_name():
     assert year_of(years[2022].script_sha256, "/somewhere/else") == 2022
     assert year_of("0" * 64, "/x/NTIRE2025_ESR") == 2025
     assert year_of("0" * 64, "/x/my_fork") is None
+
+
+def test_the_2022_table_is_carried_per_team_and_compared_column_by_column():
+    from sr_harness.protocols.years import load_published, published_differences  # noqa: PLC0415
+
+    table = load_published(load_years()[2022])
+    assert len(table) == 45 and table[4]["name"] == "ByteESR" and table[-1]["name"] == "IMDN_baseline"
+    # RLFN (team 04) as the 2022 counter measures it on the released file: 317,218 params, 19.6953 G, 80.0452 M, 39
+    rlfn = {"params": 317218, "flops_g_own": 19.695306752, "activations_m": 80.045184, "convs": 39}
+    assert published_differences(table[4], rlfn) == []
+    assert published_differences(table[4], {**rlfn, "flops_g_own": 19.6749}) == ["flops_g"]  # fvcore's number
+    assert published_differences(table[4], {**rlfn, "convs": 40}) == ["convs"]

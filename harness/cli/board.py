@@ -77,10 +77,11 @@ def cmd_leaderboard(args) -> int:
 def cmd_merge(args) -> int:
     from sr_harness.records.merge import merge_records  # noqa: PLC0415
     from sr_harness.records.run import load_record, record_destination, write_record  # noqa: PLC0415
+    from sr_harness.run.env import timing_mismatch  # noqa: PLC0415
 
     dest = record_destination(args.output, force=args.force, flag="-o")
     records = [load_record(p) for p in args.shards]
-    merged = merge_records(records, args.shards)
+    merged = merge_records(records, args.shards, lambda a, b: not timing_mismatch(a, b))
     write_record(merged, dest)
     machines = len({s["machine"] for s in merged["shards"]})
     note = "" if machines == 1 else f"; timed on {machines} machines: runtimes compare only within one (see shards)"

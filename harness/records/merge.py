@@ -9,9 +9,10 @@ compare only between shards timed on the same machine: the merged record keeps e
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sr_harness import HarnessError
 from sr_harness.records.run import result_key
-from sr_harness.run.env import timing_mismatch
 
 SAME = ("suite", "headline")
 SAME_CONFIG = ("scale", "device", "protocol", "data", "fused_rows", "timed_for_baseline")
@@ -55,8 +56,9 @@ def _check_complete(records: list[dict], paths: list) -> int:
     return n
 
 
-def merge_records(records: list[dict], paths: list) -> dict:
-    """One record from complete, disjoint shard records of one run (validated records, as load_record gives)."""
+def merge_records(records: list[dict], paths: list, same_machine: Callable[[dict, dict], bool]) -> dict:
+    """One record from complete, disjoint shard records of one run (validated records, as load_record gives);
+    ``same_machine(env_a, env_b)`` tells whether two shards' absolute times compare (run.env's fingerprint)."""
     if not records:
         raise MergeError("merge needs the shard records to join")
     first = records[0]
@@ -78,7 +80,7 @@ def merge_records(records: list[dict], paths: list) -> dict:
                                                                              len(position)), row["model"]))
     machines, shards = [], []
     for record, path in zip(records, paths):
-        index = next((i for i, env in enumerate(machines) if not timing_mismatch(env, record["env"])), None)
+        index = next((i for i, env in enumerate(machines) if same_machine(env, record["env"])), None)
         if index is None:
             machines.append(record["env"])
             index = len(machines) - 1

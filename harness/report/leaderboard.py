@@ -15,7 +15,8 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from sr_harness.protocols.years import YearRule, eligible, load_years, score, year_of
+from sr_harness.protocols.years import (PUBLISHED_COLUMNS, YearRule, eligible, load_published, load_years,
+                                        published_differences, score, year_of)
 from sr_harness.records.schema import Record, Row
 from sr_harness.report.columns import fmt
 from sr_harness.report.plots import groups_svg
@@ -83,7 +84,8 @@ def _entry(row: Row, record: Record, year: int | None, rule: YearRule | None, ba
              "metrics": dict(row.metrics), "complexity": dict(cx), "machine": machine,
              "runtime_ms": row.runtime.median_ms if row.runtime else None,
              "flops_own": own if own is not None else cx.get("flops_g"), "score": None, "eligible": None,
-             "run_id": record.run_id, "redirected": (row.checkpoint or {}).get("cuda_redirected", 0)}
+             "run_id": record.run_id, "redirected": (row.checkpoint or {}).get("cuda_redirected", 0),
+             "team_id": (row.checkpoint or {}).get("team")}
     if rule is not None and base is not None and cx:
         entry["score"] = score(rule, _terms(row), _terms(base))
         base_terms = _terms(base)
@@ -127,6 +129,30 @@ def entries(records: list, years: dict[int, YearRule] | None = None) -> tuple[li
     return rows, missing, machines
 
 
+def published_comparison(rows: list[dict], years: dict[int, YearRule]) -> list[dict]:
+    """Per year with a published results table: each measured team beside its published complexity columns, the
+    columns that differ named; with how many match in all four."""
+    views = []
+    for year in sorted({e["year"] for e in rows if e["year"] != OTHER}):
+        published = load_published(years[int(year)]) if int(year) in years else {}
+        if not published:
+            continue
+        lines = []
+        for e in rows:
+            if e["year"] != year or e["team_id"] not in published or e["entry"].endswith("_fused"):
+                continue
+            pub = published[e["team_id"]]
+            if any(line["entry"] == e["entry"] for line in lines):
+                continue  # one line per team, whatever the datasets
+            lines.append({"entry": e["entry"], "name": pub["name"], "published": pub,
+                          "measured": {c: e["complexity"].get(f) * scale if e["complexity"].get(f) is not None
+                                       else None for c, (f, scale, _) in PUBLISHED_COLUMNS.items()},
+                          "differs": published_differences(pub, e["complexity"])})
+        views.append({"year": year, "source": next(iter(published.values()))["source"], "lines": lines,
+                      "matching": sum(not line["differs"] for line in lines), "columns": list(PUBLISHED_COLUMNS)})
+    return views
+
+
 def table(rows: list[dict]) -> tuple[list[str], list[list]]:
     return [c.header for c in COLUMNS], [[c.value(e) for c in COLUMNS] for e in rows]
 
@@ -161,10 +187,11 @@ def render(records: list, years: dict[int, YearRule] | None = None) -> str:
     header, body = table(rows)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["fmt"] = fmt
     shown = [[fmt(v, c.digits) if c.digits is not None and isinstance(v, float) else ("–" if v is None else v)
               for v, c in zip(line, COLUMNS)] for line in body]
     return env.get_template("leaderboard.html.j2").render(
         header=header, numeric=[c.numeric for c in COLUMNS], rows=list(zip(rows, body, shown)), missing=missing,
         machines=machines, years=sorted({e["year"] for e in rows} | {m["year"] for m in missing}),
-        rules=[years[y] for y in sorted(years)], plots=_plots(rows),
+        rules=[years[y] for y in sorted(years)], plots=_plots(rows), published=published_comparison(rows, years),
         generated=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
