@@ -10,6 +10,7 @@ import os
 import re
 import sys
 import types
+from pathlib import Path
 import warnings
 
 import pytest
@@ -119,7 +120,7 @@ def test_every_team_is_a_row_or_listed_with_its_reason(zoo_record, repo):
 
 def _counts_with_model_summary(script) -> bool:
     """Whether the script calls get_model_flops on a line that is not a comment (2022 does, 2024 commented it)."""
-    lines = open(script, encoding="utf-8").read().splitlines()
+    lines = Path(script).read_text(encoding="utf-8").splitlines()
     return any("get_model_flops(" in line and not line.strip().startswith(("#", "from", "def")) for line in lines)
 
 
