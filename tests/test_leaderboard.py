@@ -167,6 +167,25 @@ def test_two_shards_merged_give_the_unsharded_table(repo, two_sets, tmp_path):
     assert {m["model"] for m in merged_record["missing"]} == {m["model"] for m in whole["missing"]} == {"team02"}
 
 
+def test_rows_of_shards_timed_on_other_machines_are_told_apart(repo, two_sets, tmp_path):
+    from sr_harness.report.leaderboard import entries  # noqa: PLC0415
+
+    paths = []
+    for k in (1, 2):
+        shard = _run(repo, two_sets, shard=f"{k}/2")
+        if k == 2:
+            shard["env"] = {**shard["env"], "cpu_model": "another CPU"}
+        paths.append(tmp_path / f"shard{k}.json")
+        paths[-1].write_text(json.dumps(shard))
+    merged = tmp_path / "merged.json"
+    assert main(["merge", *map(str, paths), "-o", str(merged)]) == 0
+    record = json.loads(merged.read_text())
+    rows, _, machines = entries([record])
+    on_second = {tuple(k) for s in record["shards"] if s["machine"] == 1 for k in s["rows"]}
+    assert len(machines) == 2 and on_second
+    assert all(e["machine"] == ("M2" if (e["entry"], e["dataset"]) in on_second else "M1") for e in rows)
+
+
 def test_merge_refuses_overlapping_incomplete_and_mismatched_shards(repo, two_sets, tmp_path, capsys):
     shards = {}
     for spec in ("1/2", "1/3"):

@@ -62,11 +62,11 @@ def cmd_leaderboard(args) -> int:
     if args.ntire_repo or args.models:
         records_dir = Path(args.records or page.path.with_name(page.path.stem + "_records"))
         paths += _evaluate(args, records_dir)
-    records = [load_record(p) for p in paths]
     if args.shard:
         print(f"leaderboard: shard {args.shard} evaluated into {', '.join(map(str, paths))}; merge every shard's "
               "records with `sr-harness merge`, then render them with `sr-harness leaderboard MERGED.json ...`")
         return 0
+    records = [load_record(p) for p in paths]
     page.write_text(render(records))
     csv_dest.write_text(to_csv(records))
     md_dest.write_text(to_markdown(records))

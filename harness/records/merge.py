@@ -3,8 +3,8 @@
 Refused, with the file and the field named: records of different protocols (suite, headline, scale, device,
 protocol settings, entry list), a row present in two shards, or a set of shards that is not complete (1..N of
 one N, each once). Rows keep their order of the unsharded run (entry order, then dataset). Absolute runtimes
-compare only between shards timed on the same machine: the merged record keeps every shard's fingerprint, and
-``timing_machines`` says which rows came from which.
+compare only between shards timed on the same machine: the merged record's ``shards`` keep every shard's
+fingerprint, its machine number and its rows.
 """
 
 from __future__ import annotations
@@ -56,6 +56,15 @@ def _check_complete(records: list[dict], paths: list) -> int:
     return n
 
 
+def machine_index(machines: list[dict], env: dict, same_machine: Callable[[dict, dict], bool]) -> int:
+    """The position of ``env``'s machine among ``machines`` (fingerprints), appended when it is a new one."""
+    for i, known in enumerate(machines):
+        if same_machine(known, env):
+            return i
+    machines.append(env)
+    return len(machines) - 1
+
+
 def merge_records(records: list[dict], paths: list, same_machine: Callable[[dict, dict], bool]) -> dict:
     """One record from complete, disjoint shard records of one run (validated records, as load_record gives);
     ``same_machine(env_a, env_b)`` tells whether two shards' absolute times compare (run.env's fingerprint)."""
@@ -80,10 +89,7 @@ def merge_records(records: list[dict], paths: list, same_machine: Callable[[dict
                                                                              len(position)), row["model"]))
     machines, shards = [], []
     for record, path in zip(records, paths):
-        index = next((i for i, env in enumerate(machines) if same_machine(env, record["env"])), None)
-        if index is None:
-            machines.append(record["env"])
-            index = len(machines) - 1
+        index = machine_index(machines, record["env"], same_machine)
         shards.append({"spec": record["shard"]["spec"], "run_id": record["run_id"], "file": str(path),
                        "machine": index, "env": record["env"], "rows": [list(result_key(r)) for r in record["results"]],
                        "speed_reference": record["speed_reference"]})

@@ -123,6 +123,14 @@ class Record:
     ntire_average: Mapping[str, Any] = field(default_factory=dict)  # NTIRE "Ave Time" per model
     ntire_runs: Mapping[str, Any] = field(default_factory=dict)  # how many fresh runs the averages are over
     accepted: tuple[Mapping[str, Any], ...] = ()  # deliberate changes accepted by `baseline update --accept`
+    shards: tuple[Mapping[str, Any], ...] = ()  # a merged record: each shard's env, machine number and rows
+
+    def env_of(self, row: Row) -> Mapping[str, Any]:
+        """The fingerprint of the machine that timed ``row``: its shard's in a merged record, else the run's."""
+        for shard in self.shards:
+            if list(row.key) in shard["rows"]:
+                return shard["env"]
+        return self.env
 
     def by_key(self) -> dict[tuple[str, str], Row]:
         return {r.key: r for r in self.rows}
@@ -152,4 +160,5 @@ class Record:
                    dataset_info=info, headline=data["headline"] or "psnr_y", speed_reference=data["speed_reference"],
                    created_utc=data["created_utc"], description=data["description"], missing=tuple(data["missing"]),
                    phase_seconds=data["phase_seconds"], wall_seconds=data["wall_seconds"],
-                   ntire_average=data["ntire_average"], ntire_runs=data["ntire_runs"], accepted=tuple(data["accepted"]))
+                   ntire_average=data["ntire_average"], ntire_runs=data["ntire_runs"], accepted=tuple(data["accepted"]),
+                   shards=tuple(data["shards"]))

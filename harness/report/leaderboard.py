@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 from sr_harness.protocols.years import (PUBLISHED_COLUMNS, YearRule, eligible, load_published, load_years,
                                         published_differences, score, year_of)
+from sr_harness.records.merge import machine_index
 from sr_harness.records.schema import Record, Row
 from sr_harness.report.columns import fmt
 from sr_harness.report.plots import groups_svg
@@ -87,21 +88,17 @@ def _entry(row: Row, record: Record, year: int | None, rule: YearRule | None, ba
              "run_id": record.run_id, "redirected": (row.checkpoint or {}).get("cuda_redirected", 0),
              "team_id": (row.checkpoint or {}).get("team")}
     if rule is not None and base is not None and cx:
-        entry["score"] = score(rule, _terms(row), _terms(base))
         base_terms = _terms(base)
+        entry["score"] = score(rule, _terms(row), base_terms)
         ok = eligible(rule, row.dataset, row.metrics.get("psnr_rgb", float("nan")), cx.get("params", 0),
                       {"psnr_rgb": base_terms["psnr_rgb"], "params": base.complexity.get("params", 0)})
         entry["eligible"] = None if ok is None else ("yes" if ok else "no")
     return entry
 
 
-def _machine(record: Record, machines: list) -> str:
-    """Short name of the machine a record was timed on: M1, M2 ... in order of first appearance."""
-    for i, env in enumerate(machines):
-        if not timing_mismatch(env, record.env):
-            return f"M{i + 1}"
-    machines.append(record.env)
-    return f"M{len(machines)}"
+def _machine(env, machines: list) -> str:
+    """Short name of the machine that timed a row: M1, M2 ... in order of first appearance."""
+    return f"M{machine_index(machines, env, lambda a, b: not timing_mismatch(a, b)) + 1}"
 
 
 def entries(records: list, years: dict[int, YearRule] | None = None) -> tuple[list[dict], list[dict], list]:
@@ -109,7 +106,6 @@ def entries(records: list, years: dict[int, YearRule] | None = None) -> tuple[li
     years = years if years is not None else load_years()
     rows, missing, machines = [], [], []
     for record in map(Record.of, records):
-        machine = _machine(record, machines)
         by_year = {}
         for row in record.rows:
             by_year.setdefault(_year(row, years), []).append(row)
@@ -121,7 +117,7 @@ def entries(records: list, years: dict[int, YearRule] | None = None) -> tuple[li
                     continue
                 base = next((r for r in year_rows if rule and r.ok and r.dataset == row.dataset
                              and (r.checkpoint or {}).get("team") == rule.baseline_team), None)
-                rows.append(_entry(row, record, year, rule, base, machine))
+                rows.append(_entry(row, record, year, rule, base, _machine(record.env_of(row), machines)))
         for m in record.missing:
             folder = str(m.get("checkpoint", "")).removesuffix("/test_demo.py select_model")
             year = year_of(None, folder, years) if "team" in m else None
