@@ -276,7 +276,7 @@ def load_model(path: str | os.PathLike, *, map_location="cpu",
         if error is not None:
             raise error
         model = build_model(name, **overrides)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RuntimeError) as exc:  # e.g. a negative width: torch cannot make the tensor
         if isinstance(exc, CheckpointError):
             raise
         raise _fail(path, f"holds build settings the model cannot use ({' '.join(str(exc).split())[:160]})",

@@ -280,7 +280,8 @@ def test_a_checkpoint_config_asking_for_huge_widths_is_refused_without_allocatin
 
 
 @pytest.mark.parametrize("field, value", [("build_overrides", [1, 2]), ("extra", "text"),
-                                          ("build_overrides", {"channels": "many"})])
+                                          ("build_overrides", {"channels": "many"}),
+                                          ("build_overrides", {"channels": -5})])
 def test_malformed_checkpoint_settings_are_one_line(tmp_path, capsys, field, value):
     path = tmp_path / "bad.pth"
     models.save_model(models.build_model("rlfn_s_x4"), path)
