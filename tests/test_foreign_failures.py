@@ -129,4 +129,7 @@ def test_each_foreign_entry_in_its_own_process_fails_alone(tmp_path, capsys):
         assert rows[name]["status"] == "failed" and reason in rows[name]["error"], (name, rows[name]["error"])
     assert rows["Good"]["status"] == "ok" and rows["Good"]["speed"]["ratio"] > 0 and rows["bicubic"]["status"] == "ok"
     assert record["config"]["isolation"]["entries"] == [*ISOLATED, "Good"]
+    phases = record["phase_seconds"]  # the children's own phases, summed: only Good's child wrote a record
+    assert phases["entries.forward"] > 0 and phases["entries.timing"] > 0
+    assert 0 < phases["entries.inside_children"] < phases["isolated_entries"]
     assert "Sleeps on embedded-eval failed: ran past the time limit" in capsys.readouterr().err

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 from sr_harness.config.build import ModelEntry, RunConfig
@@ -74,7 +75,7 @@ def run_isolated(options: RunOptions, cfg: RunConfig) -> dict:
     foreign = [e for e in cfg.models if is_foreign(e)]
     record = run(dataclasses.replace(cfg, models=tuple(e for e in cfg.models if not is_foreign(e))))
     datasets = [d["name"] for d in record["datasets"]]
-    rows, started = list(record["results"]), time.perf_counter()
+    rows, started, inside = list(record["results"]), time.perf_counter(), defaultdict(float)
     with tempfile.TemporaryDirectory(prefix="sr-harness-entries-") as tmp:
         for i, entry in enumerate(foreign):
             out = Path(tmp) / f"entry{i}.json"
@@ -84,6 +85,9 @@ def run_isolated(options: RunOptions, cfg: RunConfig) -> dict:
             if reason is None:
                 child = load_record(out)
                 rows += child["results"]
+                for name, seconds in child["phase_seconds"].items():
+                    inside[f"entries.{name}"] += seconds
+                inside["entries.inside_children"] += child["wall_seconds"]
                 record["missing"] += child["missing"]
                 if not record["speed_reference"]["per_dataset"]:  # nothing of the run's own was timed here
                     record["speed_reference"] = child["speed_reference"]
@@ -93,6 +97,7 @@ def run_isolated(options: RunOptions, cfg: RunConfig) -> dict:
     record["results"] = sorted(rows, key=lambda r: (datasets.index(r["dataset"]), order.get(r["model"], len(order))))
     record["phase_seconds"]["isolated_entries"] = time.perf_counter() - started
     record["wall_seconds"] += record["phase_seconds"]["isolated_entries"]
+    record["phase_seconds"] |= inside  # the children's own phases, summed: what isolation adds is the difference
     record["config"]["isolation"] = {"mode": "process", "entries": [e.key for e in foreign],
                                      "time_limit_s": time_limit_s, "memory_limit_gib": memory_gib}
     if "ntire_average" in record and len(datasets) > 1:
