@@ -63,20 +63,19 @@ def measure_complexity(model: nn.Module, *, input_hw: tuple[int, int] = (256, 25
     hooks = [m.register_forward_hook(_count_output(outputs)) for m in model.modules() if isinstance(m, _CONV_TYPES)]
     memory_mib = None
     try:
-        with torch.inference_mode():
-            if torch.device(device).type == "cuda":
+        if torch.device(device).type == "cuda":  # peak memory needs a forward of its own
+            with torch.inference_mode():
                 torch.cuda.synchronize(device)
                 torch.cuda.reset_peak_memory_stats(device)
                 model(x)
                 torch.cuda.synchronize(device)
                 memory_mib = torch.cuda.max_memory_allocated(device) / 1024**2
-            else:
-                model(x)
+            outputs.clear()
+        # fvcore's trace is one real forward: the conv hooks count activations during it (a forward saved)
+        flops, by_operator, uncounted = _fvcore_flops(model, x)
     finally:
         for hook in hooks:
             hook.remove()
-
-    flops, by_operator, uncounted = _fvcore_flops(model, x)
     return Complexity(
         flops_g=flops / 1e9,
         params=params,
@@ -91,7 +90,7 @@ def measure_complexity(model: nn.Module, *, input_hw: tuple[int, int] = (256, 25
 
 def _count_output(sink: list[int]):
     def hook(module, inputs, output):
-        sink.append(output.numel())
+        sink.append(int(output.numel()))  # under the trace numel() is a 0-d tensor
 
     return hook
 
