@@ -151,7 +151,7 @@ def _run_entries(args, options: RunOptions, cfg) -> dict:
         chosen = tuple(e for e in cfg.models if e.key == args.isolated_entry)
         if not chosen:
             raise HarnessError(f"--isolated-entry {args.isolated_entry!r}: no such entry in this run")
-        return run(dataclasses.replace(cfg, models=chosen))
+        return run(dataclasses.replace(cfg, models=chosen, count_reference=False))
     if options.isolation != "none" and any(is_foreign(e) for e in cfg.models):
         return run_isolated(options, cfg)
     return run(cfg)

@@ -113,6 +113,7 @@ class RunConfig:
     shard_pairs: frozenset | None = None
     shard_entries: tuple[str, ...] = ()  # every entry of the unsliced run, in order (merge restores it)
     trust_repo: bool = False  # --trust-repo: whole pickled modules inside --ntire-repo DIR may be unpickled
+    count_reference: bool = True  # False in an isolated entry's process: the parent counts the speed reference
 
     def runs_on(self, key: str, dataset_index: int) -> bool:
         """Whether the entry ``key`` (a folded row: its entry's key) runs on dataset ``dataset_index``."""

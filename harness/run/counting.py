@@ -12,13 +12,15 @@ from sr_harness.run.timing import REFERENCE_KEY
 
 def count_complexity(cfg: RunConfig, nets: list, in_run, reference, passes: list) -> tuple[dict, dict]:
     """fvcore counts per model (and an NTIRE team's FLOPs by its own script's counter), and the speed reference's (its row's when it is one of the run's models). A model
-    that failed on every dataset is not counted; one whose count raises fails on every dataset."""
+    that failed on every dataset is not counted; one whose count raises fails on every dataset. The reference's
+    count is None in an isolated entry's process (``cfg.count_reference``): its parent counts it once."""
     from sr_harness.protocols.complexity import measure_complexity  # noqa: PLC0415
 
     complexity = {}
     failed_everywhere = {m.key for m in nets if passes and all(m.key in done["failed"] for done in passes)}
     counted = [m for m in nets if m.key not in failed_everywhere or m is in_run]
-    counted += [] if in_run is not None else [LoadedModel(REFERENCE_KEY, "", "", reference, None)]
+    if in_run is None and cfg.count_reference:
+        counted.append(LoadedModel(REFERENCE_KEY, "", "", reference, None))
     for m in bar(counted, total=len(counted), desc="complexity (fvcore)"):
         with phase(f"complexity {m.key if m.key != REFERENCE_KEY else 'speed reference'}"):
             measured = getattr(m.module, "complexity_module", m.module)  # an NTIRE team: the net they measure
@@ -35,4 +37,5 @@ def count_complexity(cfg: RunConfig, nets: list, in_run, reference, passes: list
                     done["failed"].setdefault(m.key, reason)
                     done["per_model"].pop(m.key, None)
                 print(f"error: {m.key}: {reason}", file=sys.stderr)
-    return complexity, complexity.pop(REFERENCE_KEY, None) or complexity[in_run.key]
+    own = complexity.pop(REFERENCE_KEY, None)
+    return complexity, own if in_run is None else complexity[in_run.key]

@@ -90,7 +90,7 @@ def run_isolated(options: RunOptions, cfg: RunConfig) -> dict:
                 inside["entries.inside_children"] += child["wall_seconds"]
                 record["missing"] += child["missing"]
                 if not record["speed_reference"]["per_dataset"]:  # nothing of the run's own was timed here
-                    record["speed_reference"] = child["speed_reference"]
+                    record["speed_reference"] |= {"per_dataset": child["speed_reference"]["per_dataset"]}
             else:
                 rows += _failed_rows(entry, datasets, reason)
     order = {e.key: i for i, e in enumerate(cfg.models)}
