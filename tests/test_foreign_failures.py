@@ -132,4 +132,5 @@ def test_each_foreign_entry_in_its_own_process_fails_alone(tmp_path, capsys):
     phases = record["phase_seconds"]  # the children's own phases, summed: only Good's child wrote a record
     assert phases["entries.forward"] > 0 and phases["entries.timing"] > 0
     assert 0 < phases["entries.inside_children"] < phases["isolated_entries"]
+    assert record["speed_reference"]["complexity"]["params"] == 317218  # RLFN's, counted once in this process
     assert "Sleeps on embedded-eval failed: ran past the time limit" in capsys.readouterr().err
