@@ -22,6 +22,9 @@ from sr_harness.records.migrate import (  # noqa: F401  (clock and page names re
 SCHEMA_VERSION = CURRENT  # older versions are migrated on load (records.migrate)
 RECORD_KIND = "sr-harness-run"
 ROW_STATUSES = ("ok", "failed")
+SPEED_TIMES = ("median_ms", "reference_median_ms", "reference_clock_ms")  # ms, > 0 where present
+SPEED_COUNTS = ("n_pairs", "n_inputs", "rounds", "processes")  # whole numbers >= 1 where present
+MAX_RECORD_BYTES = 256 * 2**20  # a zoo of 80 entries on 10 data sets is a few MiB
 
 _OPT = type(None)
 # field -> accepted types, for the top level and for every result row
@@ -130,8 +133,23 @@ def _validate_row_values(row: dict, where: str, path) -> None:
     for name, value in (row.get("complexity") or {}).items():
         if name in metrics.complexity_names():
             _check_number(value, metrics.METRICS[name], f"{where} complexity", path)
-    speed = row.get("speed") or {}
-    if speed:  # every field the gate reads: a damaged entry is named here, not a crash inside compare
+    _validate_speed(row.get("speed") or {}, where, path)
+    for name in ("params_m", "memory_mib"):
+        value = (row.get("complexity") or {}).get(name)
+        if value is not None and not metrics.METRICS["flops_g"].valid(value):
+            raise RecordError(f"{path}: {where} complexity {name} = {value!r} is not a number >= 0; re-run it")
+    checkpoint = row.get("checkpoint")
+    needed = (("ntire_repo", "script_sha256") if checkpoint and "team" in checkpoint  # --ntire-repo
+              else ("source", "source_sha256") if checkpoint and "source" in checkpoint  # --model
+              else ("path", "sha256"))
+    if checkpoint is not None and not all(isinstance(checkpoint.get(k), str) for k in needed):
+        raise RecordError(f"{path}: {where} checkpoint lacks its path or sha256; re-run `python -m sr_harness eval`")
+
+
+def _validate_speed(speed: dict, where: str, path) -> None:
+    """Every field of a speed entry the gate or the report reads: a damaged one is named here, not a crash or a
+    number taken as it is inside compare."""
+    if speed:
         if not isinstance(speed.get("reference"), str):
             raise RecordError(f"{path}: {where} speed lacks its reference model name; re-run it")
         if "ratio" not in speed:
@@ -144,15 +162,13 @@ def _validate_row_values(row: dict, where: str, path) -> None:
     if not isinstance(per_process, list) or not all(metrics.METRICS["time_ratio"].valid(r) and r > 0
                                                     for r in per_process):
         raise RecordError(f"{path}: {where} speed per_process must be a list of positive finite ratios; re-run it")
-    reference_ms = speed.get("reference_clock_ms", 1.0)
-    if not metrics.METRICS["time_ratio"].valid(reference_ms) or reference_ms <= 0:
-        raise RecordError(f"{path}: {where} speed reference_clock_ms = {reference_ms!r} is not a positive time; re-run it")
-    checkpoint = row.get("checkpoint")
-    needed = (("ntire_repo", "script_sha256") if checkpoint and "team" in checkpoint  # --ntire-repo
-              else ("source", "source_sha256") if checkpoint and "source" in checkpoint  # --model
-              else ("path", "sha256"))
-    if checkpoint is not None and not all(isinstance(checkpoint.get(k), str) for k in needed):
-        raise RecordError(f"{path}: {where} checkpoint lacks its path or sha256; re-run `python -m sr_harness eval`")
+    for name in SPEED_TIMES:
+        if name in speed and not (metrics.METRICS["median_ms"].valid(speed[name]) and speed[name] > 0):
+            raise RecordError(f"{path}: {where} speed {name} = {speed[name]!r} is not a positive time; re-run it")
+    for name in SPEED_COUNTS:
+        value = speed.get(name, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise RecordError(f"{path}: {where} speed {name} = {value!r} is not a whole number >= 1; re-run it")
 
 
 def checked(record: dict, path="<record>") -> dict:
@@ -189,6 +205,12 @@ def load_record(path: str | os.PathLike) -> dict:
     """Read and validate a record; every failure is a one-line RecordError naming the file."""
     path = Path(path)
     try:
+        if path.exists() and not path.is_dir():
+            if not path.is_file():  # a FIFO or a device would block the read or never end
+                raise RecordError(f"{path}: not a regular file; give a record written by `python -m sr_harness eval`")
+            if path.stat().st_size > MAX_RECORD_BYTES:
+                raise RecordError(f"{path}: {path.stat().st_size} bytes, over a record's {MAX_RECORD_BYTES} limit; "
+                                  "give a record written by `python -m sr_harness eval`")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RecordError(f"{path}: no such record file (run `python -m sr_harness eval --out {path}` first)") from None
