@@ -33,6 +33,7 @@ class Metric:
     optional: bool = False  # only present when asked for (e.g. rounded-Y PSNR)
     extra: bool = False  # computed only when a protocol names it in extra_metrics
     compute: Callable | None = None  # (sr, hr, *, crop) -> float for an extra metric; core ones come fused
+    bounds: tuple[float, float] = (0.0, math.inf)  # the values it can take (PSNR of 8-bit images is >= 0 dB)
 
     def judge(self, baseline: float, current: float) -> str:
         """'ok' within tolerance, else 'improved' or 'regressed' in this metric's direction."""
@@ -57,14 +58,16 @@ class Metric:
             return False
         if math.isnan(value) or value == -math.inf:
             return False
+        if not self.bounds[0] <= value <= self.bounds[1]:
+            return False
         return math.isfinite(value) or self.may_be_infinite
 
 
 METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("psnr_y", "PSNR-Y", "dB", "quality", tolerance=0.005, may_be_infinite=True),
     Metric("psnr_rgb", "PSNR-RGB", "dB", "quality", tolerance=0.005, may_be_infinite=True),
-    Metric("ssim_y", "SSIM-Y", "", "quality", tolerance=0.0005),
-    Metric("ssim_rgb", "SSIM-RGB", "", "quality", tolerance=0.0005, optional=True, extra=True,
+    Metric("ssim_y", "SSIM-Y", "", "quality", tolerance=0.0005, bounds=(-1.0, 1.0)),
+    Metric("ssim_rgb", "SSIM-RGB", "", "quality", tolerance=0.0005, optional=True, extra=True, bounds=(-1.0, 1.0),
            compute=_ssim_rgb),  # NTIRE's --ssim
     Metric("psnr_y_rounded", "PSNR-Y (rounded Y)", "dB", "quality", tolerance=0.005, may_be_infinite=True,
            optional=True),
