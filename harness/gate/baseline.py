@@ -66,7 +66,8 @@ def update_baseline(source: str | Path, target: str | Path, *, allow_new_rows: b
                                 f"baseline {target}; pass --allow-new-rows to add them")
         deltas = compare(typed, base)
         table = format_table(deltas, only_moved=True)
-        failing = [f"{d.model}/{d.dataset} {d.metric} {d.status}" for d in deltas if d.failing]
+        failing = [f"{d.model}/{d.dataset} {d.metric} {d.status}" for d in deltas
+                   if d.failing and d.status != "new"]  # new rows: allowed above by --allow-new-rows
         if failing and accept is None:
             raise BaselineRegression(f"{source}: regresses against the baseline {target} ({len(failing)} failing "
                                      f"check(s), first: {failing[0]}); baseline unchanged; pass --accept 'reason' "

@@ -22,7 +22,7 @@ from sr_harness.gate.stats import DEFAULT_SPEED_THRESHOLD, speed_change
 # that both read "AMD EPYC" timed it 1.87x apart, and the ratios of the same models 9-15 % apart.
 OTHER_MACHINE_FACTOR = 1.5
 
-FAILING = ("regressed", "missing", "changed", "failed")
+FAILING = ("regressed", "missing", "changed", "failed", "new")  # a row on one side only is never "ok"
 INCONCLUSIVE = "inconclusive"
 
 
@@ -151,7 +151,7 @@ def compare(run: Record | dict, baseline: Record | dict, *, speed_threshold: flo
         if same_env:
             deltas += _absolute(c, b, speed_threshold, absolute_gate)
     for key in cur.keys() - base.keys():
-        deltas.append(Delta(*key, "result", None, None, "new", "not in the baseline (update it to track this row)"))
+        deltas.append(Delta(*key, "result", None, None, "new", "in this run but not in the baseline (add it with `baseline update`)"))
     return deltas
 
 
