@@ -49,6 +49,16 @@ class ExternalSpec:
         raise CheckpointError(f"{self.source}: --model must be FILE.py:ClassName (e.g. my_net.py:MyNet), "
                               f"package.module:ClassName, or {ENTRY_PREFIX}NAME (an installed entry point)")
 
+    def check_files(self) -> None:
+        """What can be checked without running the user's code: the spec's form, the files it names, the range."""
+        path, _ = self.split()
+        if isinstance(path, Path) and not path.is_file():
+            raise CheckpointError(f"{path}: no such source file (--model FILE.py:Class)")
+        if self.weights is not None and not Path(self.weights).is_file():
+            raise CheckpointError(f"{self.weights}: no such weights file (--weights)")
+        if self.data_range not in DATA_RANGES:
+            raise CheckpointError(f"{self.source}: --data-range must be 1 or 255, got {self.data_range:g}")
+
 
 ENTRY_PREFIX = "entry:"
 ENTRY_GROUP = "sr_harness.models"  # [project.entry-points."sr_harness.models"] name = "package.module:Class"

@@ -50,6 +50,12 @@ def external_entry(fields: dict) -> ModelEntry:
         raise ConfigError(f"model entry {fields}: unknown field(s) {', '.join(sorted(unknown))}; known: "
                           f"{', '.join(sorted(EXTERNAL_FIELDS))}" if unknown else f"model entry {fields}: no source")
     source = fields["source"]
+    from sr_harness.models.external import ExternalSpec  # noqa: PLC0415
+
+    try:  # before any work, in this process: an isolated entry's child would only fail its row
+        ExternalSpec(**{k: v for k, v in fields.items() if k != "label"}).check_files()
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(str(exc)) from None
     cls = source.rpartition(":")[2] or source
     label = fields.pop("label", None) or cls
     return ModelEntry(name=cls, variant=f"external: {source}", label=label, external=fields)
