@@ -84,7 +84,15 @@ def seconds(text: str) -> float:
 
 
 def gibibytes(text: str) -> float:
-    return positive_number(text, "GiB, e.g. 8")
+    """A memory size in GiB, at most this machine's memory (a limit past it stops nothing)."""
+    import argparse  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    value = positive_number(text, "GiB, e.g. 8")
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    if value > total:
+        raise argparse.ArgumentTypeError(f"must be at most this machine's {total:.0f} GiB of memory, got {text}")
+    return value
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:
