@@ -134,9 +134,10 @@ def _validate_row_values(row: dict, where: str, path) -> None:
         if name in metrics.complexity_names():
             _check_number(value, metrics.METRICS[name], f"{where} complexity", path)
     _validate_speed(row.get("speed") or {}, where, path)
-    for name in ("params_m", "memory_mib"):
-        value = (row.get("complexity") or {}).get(name)
-        if value is not None and not metrics.METRICS["flops_g"].valid(value):
+    counts = row.get("complexity") or {}
+    for name in ("params_m", "memory_mib"):  # memory_mib is None off CUDA
+        value = counts.get(name)
+        if (value is not None or name == "params_m" and name in counts) and not metrics.METRICS["flops_g"].valid(value):
             raise RecordError(f"{path}: {where} complexity {name} = {value!r} is not a number >= 0; re-run it")
     checkpoint = row.get("checkpoint")
     needed = (("ntire_repo", "script_sha256") if checkpoint and "team" in checkpoint  # --ntire-repo
