@@ -84,8 +84,9 @@ def _check_fields(data: dict, spec: dict, optional: set, where: str, path) -> No
 
 def _check_number(value, metric: metrics.Metric, where: str, path) -> None:
     if not metric.valid(value):
-        raise RecordError(f"{path}: {where} {metric.name} = {value!r} is not a valid {metric.label} value "
-                          f"(finite number{', or inf' if metric.may_be_infinite else ''}); the run that wrote it "
+        inf = ", or inf" if metric.may_be_infinite else ""
+        raise RecordError(f"{path}: {where} {metric.name} = {value!r} is not a valid {metric.label} value (a finite "
+                          f"number from {metric.bounds[0]:g} to {metric.bounds[1]:g}{inf}); the run that wrote it "
                           "is broken: re-run it")
 
 
