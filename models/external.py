@@ -49,15 +49,17 @@ class ExternalSpec:
         raise CheckpointError(f"{self.source}: --model must be FILE.py:ClassName (e.g. my_net.py:MyNet), "
                               f"package.module:ClassName, or {ENTRY_PREFIX}NAME (an installed entry point)")
 
-    def check_files(self) -> None:
-        """What can be checked without running the user's code: the spec's form, the files it names, the range."""
-        path, _ = self.split()
+    def check_files(self) -> tuple[Path | str, str]:
+        """What can be checked without running the user's code: the spec's form, the files it names, the range.
+        Returns ``split()``."""
+        path, cls = self.split()
         if isinstance(path, Path) and not path.is_file():
             raise CheckpointError(f"{path}: no such source file (--model FILE.py:Class)")
         if self.weights is not None and not Path(self.weights).is_file():
             raise CheckpointError(f"{self.weights}: no such weights file (--weights)")
         if self.data_range not in DATA_RANGES:
             raise CheckpointError(f"{self.source}: --data-range must be 1 or 255, got {self.data_range:g}")
+        return path, cls
 
 
 ENTRY_PREFIX = "entry:"
@@ -110,11 +112,7 @@ def _import_file(path: Path):
 
 def load_external(spec: ExternalSpec) -> tuple[ExternalModel, dict]:
     """Build and load ``spec``'s network; returns the model and what the record keeps about it."""
-    path, cls_name = spec.split()
-    if isinstance(path, Path) and not path.is_file():
-        raise CheckpointError(f"{path}: no such source file (--model FILE.py:Class)")
-    if spec.data_range not in DATA_RANGES:
-        raise CheckpointError(f"{spec.source}: --data-range must be 1 or 255, got {spec.data_range:g}")
+    path, cls_name = spec.check_files()
     try:
         module = _import_file(path) if isinstance(path, Path) else importlib.import_module(path)
     except ImportError as exc:
@@ -142,9 +140,7 @@ def load_external(spec: ExternalSpec) -> tuple[ExternalModel, dict]:
 
 
 def _state_dict(spec: ExternalSpec) -> dict:
-    weights = Path(spec.weights)
-    if not weights.is_file():
-        raise CheckpointError(f"{weights}: no such weights file (--weights)")
+    weights = Path(spec.weights)  # its presence: spec.check_files(), in load_external
     try:
         state = torch.load(weights, weights_only=True, map_location="cpu")
     except Exception as exc:  # noqa: BLE001
