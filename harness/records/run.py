@@ -136,9 +136,9 @@ def _validate_row_values(row: dict, where: str, path) -> None:
             _check_number(value, metrics.METRICS[name], f"{where} complexity", path)
     _validate_speed(row.get("speed") or {}, where, path)
     counts = row.get("complexity") or {}
-    for name in ("params_m", "memory_mib"):  # memory_mib is None off CUDA
+    for name, may_be_none in (("params_m", False), ("memory_mib", True)):  # memory_mib is None off CUDA
         value = counts.get(name)
-        if (value is not None or name == "params_m" and name in counts) and not metrics.METRICS["flops_g"].valid(value):
+        if name in counts and not (value is None and may_be_none) and not metrics.METRICS["flops_g"].valid(value):
             raise RecordError(f"{path}: {where} complexity {name} = {value!r} is not a number >= 0; re-run it")
     checkpoint = row.get("checkpoint")
     needed = (("ntire_repo", "script_sha256") if checkpoint and "team" in checkpoint  # --ntire-repo
@@ -210,8 +210,9 @@ def load_record(path: str | os.PathLike) -> dict:
         if path.exists() and not path.is_dir():
             if not path.is_file():  # a FIFO or a device would block the read or never end
                 raise RecordError(f"{path}: not a regular file; give a record written by `python -m sr_harness eval`")
-            if path.stat().st_size > MAX_RECORD_BYTES:
-                raise RecordError(f"{path}: {path.stat().st_size} bytes, over a record's {MAX_RECORD_BYTES} limit; "
+            size = path.stat().st_size
+            if size > MAX_RECORD_BYTES:
+                raise RecordError(f"{path}: {size} bytes, over a record's {MAX_RECORD_BYTES} limit; "
                                   "give a record written by `python -m sr_harness eval`")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -260,11 +260,10 @@ def _check_scale(scale: int) -> int:
 def _list_images(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise DataError(f"{folder}: folder not found; check the dataset path")
-    named = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
-    odd = next((p for p in named if not p.is_file()), None)  # a folder, a device, a broken or looping link
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    odd = next((p for p in files if not p.is_file()), None)  # a folder, a device, a broken or looping link
     if odd is not None:
         raise DataError(f"{odd}: has an image's name but is not a regular file; remove it or point to another folder")
-    files = named
     if not files:
         raise DataError(f"{folder}: no images ({', '.join(IMAGE_EXTENSIONS)}) found; point to a folder of images")
     return files
