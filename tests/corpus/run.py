@@ -6,7 +6,8 @@ limit, classified by its exit code against the codes that are right for it.
 Prints the count per group and exit code, then every problem: an exit 70 (unexpected error), a crash (killed by a
 signal), a hang (past --case-timeout), a silent pass (exit 0 where the input is wrong), another wrong exit code, a
 traceback, a refusal without its one ``error:`` line, a refusal that changed a file it was given, an exit 0 or 4
-that left no record, or an unsafe label in a written table. Exit 1 when there is any problem, else 0.
+that left no record, or an unsafe label in a written table. Exit 1 when there is any problem, 2 when no case was
+selected, else 0.
 """
 
 from __future__ import annotations
@@ -121,6 +122,11 @@ def main() -> int:
         fix = work / "fixtures"
         baseline = write_fixtures(fix, ROOT / "results" / "baseline.json")
         cases = [c for c in all_cases(baseline) if not args.group or c.group in args.group]
+        if not cases:  # never "0 with a problem" having run nothing
+            known = sorted({c.group for c in all_cases(baseline)})
+            print(f"error: no case in group(s) {', '.join(args.group)}; known groups: {', '.join(known)}",
+                  file=sys.stderr)
+            return 2
         started = time.perf_counter()
         with ThreadPoolExecutor(args.jobs) as pool:
             results = list(pool.map(lambda ic: run_case(ic[1], work / "cases" / f"{ic[0]:04d}", fix,
