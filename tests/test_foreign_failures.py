@@ -1,61 +1,25 @@
 """A foreign model whose forward misbehaves is a failed row with the reason; every other model is still measured."""
 
 import json
-import textwrap
+import sys
+from pathlib import Path
 
 import pytest
 
 from sr_harness.cli.main import main
 
-NETS = textwrap.dedent('''
-    import sys
-    import torch
-    import torch.nn.functional as F
-    from torch import nn
+sys.path.insert(0, str(Path(__file__).parent / "corpus"))
 
-    class Good(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv = nn.Conv2d(3, 3, 3, padding=1)
+from foreign_nets import NETS  # noqa: E402  (the corpus's misbehaving classes, one source for both)
 
-        def forward(self, x):
-            return F.interpolate(self.conv(x), scale_factor=4, mode="nearest")
-
-    class Raises(Good):
-        def forward(self, x):
-            raise RuntimeError("boom")
-
-    class Tuple(Good):
-        def forward(self, x):
-            return super().forward(x), 1
-
-    class OneChannel(Good):
-        def forward(self, x):
-            return super().forward(x)[:, :1]
-
-    class Batch2(Good):
-        def forward(self, x):
-            y = super().forward(x)
-            return torch.cat([y, y])
-
-    class Exits(Good):
-        def forward(self, x):
-            sys.exit(0)
-
-    class UncountableAt256(Good):  # runs on the images, raises on the 256 x 256 complexity input
-        def forward(self, x):
-            if x.shape[-1] == 256:
-                raise ValueError("no 256")
-            return super().forward(x)
-''')
 
 EXPECTED = {
     "Raises": "forward raised RuntimeError: boom",
     "Tuple": "forward returned a tuple, not one image tensor",
     "OneChannel": "forward returned shape (1, 1, 512, 512), expected 1 x 3 x H x W",
     "Batch2": "forward returned shape (2, 3, 512, 512), expected 1 x 3 x H x W",
-    "Exits": "forward raised SystemExit: 0",
-    "UncountableAt256": "complexity count raised ValueError: no 256",
+    "SysExit": "forward raised SystemExit: 0",
+    "RaisesAtComplexity": "complexity count raised ValueError: no 256",
 }
 
 
@@ -77,49 +41,24 @@ def test_misbehaving_forwards_fail_their_rows_in_process_and_the_others_are_meas
     assert "forward raised RuntimeError: boom" in capsys.readouterr().err
 
 
-KILLERS = textwrap.dedent('''
-    import os
-    import time
-    import torch
-    from nets import Good
-
-    class Exits(Good):
-        def forward(self, x):
-            os._exit(0)
-
-    class Sleeps(Good):
-        def forward(self, x):
-            time.sleep(3600)
-
-    class Hogs(Good):
-        def forward(self, x):
-            self.hog = torch.ones(32 * 2**30 // 4)  # 32 GiB, past the 6 GiB limit given below
-            return super().forward(x)
-
-    class Crashes(Good):
-        def forward(self, x):
-            import ctypes
-            ctypes.string_at(0)  # reads address 0: the interpreter dies of SIGSEGV
-''')
 
 ISOLATED = {
     "Raises": "forward raised RuntimeError: boom",
-    "Exits": "its process exited with code 0 without writing its record",
+    "OsExit": "its process exited with code 0 without writing its record",
     "Sleeps": "ran past the time limit of 20 s (--entry-time-limit) and was stopped",
-    "Hogs": "can't allocate memory",
-    "Crashes": "its process was killed by signal SIGSEGV",
+    "Allocates": "can't allocate memory",
+    "Segfault": "its process was killed by signal SIGSEGV",
 }
 
 
 @pytest.mark.slow  # one fresh interpreter per entry: about 8 s each on 2 cores
 def test_each_foreign_entry_in_its_own_process_fails_alone(tmp_path, capsys):
     (tmp_path / "nets.py").write_text(NETS)
-    (tmp_path / "killers.py").write_text(KILLERS)
     out = tmp_path / "r.json"
     argv = ["eval", "--data", "embedded", "--rounds", "2", "--threads", "1", "--entry-time-limit", "20",
             "--entry-memory-limit", "6", "--models", "bicubic", "--out", str(out)]
     for name in ISOLATED:
-        argv += ["--model", f"{tmp_path / ('nets.py' if name == 'Raises' else 'killers.py')}:{name}"]
+        argv += ["--model", f"{tmp_path / 'nets.py'}:{name}"]
     argv += ["--model", f"{tmp_path / 'nets.py'}:Good"]
     assert main(argv) == 4
     record = json.loads(out.read_text())
